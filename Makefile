@@ -1,0 +1,84 @@
+# The two commands: `make run` (everything, from nothing) and `make test` (the full suite).
+# Every target creates what it needs; nothing here downloads at test time except set-up.
+
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DBT_PROFILES_DIR := $(CURDIR)
+# dbt's anonymous usage tracking would try to reach the internet.
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: help run test setup venv jars up down status logs build docs lint lint-sql lint-py \
+        fmt mlflow-ui lock clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+run: setup up  ## set up, start the server, build the whole DAG, say where to look
+	$(BIN)/dbt build
+	$(BIN)/dbt docs generate
+	@$(BIN)/lakehouse where
+
+test: setup lint  ## lint (sqlfluff, ruff), then pytest (starts and stops its own server)
+	$(BIN)/pytest
+
+setup: $(STAMP) jars  ## create the virtualenv from the lock file and resolve the Delta jars
+
+$(STAMP): requirements.lock pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/dbt deps --quiet 2>/dev/null || true
+	touch $(STAMP)
+
+jars: $(STAMP)  ## resolve the Delta jars into the cache (once; no-op afterwards)
+	$(BIN)/lakehouse setup
+
+up: setup  ## start the lakehouse server (Thrift, Spark Connect, Spark UI on 127.0.0.1)
+	$(BIN)/lakehouse up
+
+down:  ## stop the lakehouse server
+	@if [ -x $(BIN)/lakehouse ]; then $(BIN)/lakehouse down; else echo "nothing to stop"; fi
+
+status:  ## report each endpoint of the server
+	$(BIN)/lakehouse status
+
+logs:  ## tail of the server log
+	$(BIN)/lakehouse logs
+
+build: up  ## dbt build against the running server
+	$(BIN)/dbt build
+
+docs: up  ## generate the dbt docs catalog and serve it on 127.0.0.1:8080
+	$(BIN)/dbt docs generate
+	$(BIN)/dbt docs serve --host 127.0.0.1 --port 8080
+
+lint: lint-sql lint-py  ## sqlfluff and ruff
+
+lint-sql: $(STAMP)
+	$(BIN)/sqlfluff lint models macros tests/dbt
+
+lint-py: $(STAMP)
+	$(BIN)/ruff check src tests python_models
+	$(BIN)/ruff format --check src tests python_models
+
+fmt: $(STAMP)  ## fix what the linters can fix
+	$(BIN)/ruff format src tests python_models
+	$(BIN)/ruff check --fix src tests python_models
+	$(BIN)/sqlfluff fix models macros tests/dbt
+
+mlflow-ui: setup  ## the MLflow UI on 127.0.0.1:5000 over the project's SQLite store
+	mkdir -p .lakehouse/mlflow
+	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \
+	  --backend-store-uri sqlite:///$(or $(LAKEHOUSE_STATE_DIR),$(CURDIR)/.lakehouse)/mlflow/mlflow.db
+
+lock:  ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean: down  ## stop the server and delete the state folder (tables, metastore, runs)
+	rm -rf .lakehouse target logs

@@ -1,0 +1,102 @@
+"""The `lakehouse` command: set-up, the server's life cycle, and where to look.
+
+Each sub-command is a thin wrapper over one module of this package (`jars`, `server`), so the
+same operations are callable from tests and from Python. Errors that a user can fix print one
+clear message and exit with status 1; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from lakehouse import jars, server
+from lakehouse.config import Settings
+
+
+def _cmd_setup(settings: Settings, args: argparse.Namespace) -> int:
+    paths = jars.resolve(settings, force=args.force)
+    print(f"Delta jars ready in {jars.delta_dir(settings)} ({len(paths)} files).")
+    return 0
+
+
+def _cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    server.up(settings)
+    return 0
+
+
+def _cmd_down(settings: Settings, args: argparse.Namespace) -> int:
+    server.down(settings)
+    return 0
+
+
+def _cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    pid, endpoints = server.status(settings)
+    print(f"server pid: {pid if pid else 'not running'}   state: {settings.state_dir}")
+    for ep in endpoints:
+        mark = "up  " if ep.ok else "DOWN"
+        print(f"  {mark} {ep.name:<8} {ep.address:<28} {ep.detail}")
+    return 0 if pid and all(ep.ok for ep in endpoints) else 3
+
+
+def _cmd_logs(settings: Settings, args: argparse.Namespace) -> int:
+    if args.follow:
+        return subprocess.call(["tail", "-n", str(args.lines), "-F", str(settings.server_log)])
+    print(server.log_tail(settings, args.lines))
+    return 0
+
+
+def _cmd_where(settings: Settings, args: argparse.Namespace) -> int:
+    s = settings
+    print(
+        "Where to look:\n"
+        f"  dbt docs (lineage):  .venv/bin/dbt docs serve --host 127.0.0.1 --port 8080\n"
+        f"  Spark UI (plans):    http://{s.host}:{s.ui_port}\n"
+        f"  MLflow UI:           make mlflow-ui   (store: {s.mlflow_dir})\n"
+        f"  Thrift (SQL):        {s.host}:{s.thrift_port}   e.g. beeline or any HiveServer2 client\n"
+        f"  Spark Connect:       {s.connect_url}   e.g. SparkSession.builder.remote(...)\n"
+        f"  Server log:          {s.server_log}"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    setup = sub.add_parser("setup", help="resolve the Delta jars from Maven Central into a cache")
+    setup.add_argument("--force", action="store_true", help="resolve again even when cached")
+    setup.set_defaults(func=_cmd_setup)
+    sub.add_parser("up", help="start the server; waits until both endpoints answer").set_defaults(
+        func=_cmd_up
+    )
+    sub.add_parser("down", help="stop the server and wait until its ports are free").set_defaults(
+        func=_cmd_down
+    )
+    sub.add_parser("status", help="ask each endpoint (exit 3 when any is down)").set_defaults(
+        func=_cmd_status
+    )
+    logs = sub.add_parser("logs", help="print the tail of the server log")
+    logs.add_argument("-n", "--lines", type=int, default=60)
+    logs.add_argument("-f", "--follow", action="store_true")
+    logs.set_defaults(func=_cmd_logs)
+    sub.add_parser("where", help="print where to look: docs, UIs, endpoints").set_defaults(
+        func=_cmd_where
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return args.func(settings, args)
+    except (server.ServerError, jars.JarsMissing, ValueError) as exc:
+        print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Settings of the lakehouse runtime, read from environment variables with local defaults.
+
+This module owns every tunable of the embedded server: where its state lives (metastore,
+warehouse, logs, MLflow store), which ports it opens, on which interface, and how much memory and
+how many cores it may use. Nothing else reads these environment variables directly, so the table
+in the README and the `Settings` fields below are the whole list.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DELTA_VERSION = "4.4.0"
+DELTA_PACKAGE = f"io.delta:delta-spark_4.2_2.13:{DELTA_VERSION}"
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` (default: the working directory) holding
+    `dbt_project.yml`; the working directory itself when none does."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dbt_project.yml").is_file():
+            return folder
+    return here
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; build one with `Settings.from_env()`."""
+
+    project_dir: Path
+    state_dir: Path
+    jar_cache_dir: Path
+    host: str
+    thrift_port: int
+    connect_port: int
+    ui_port: int
+    driver_memory: str
+    cores: int
+    start_timeout: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        project = find_project_root()
+        state = Path(os.environ.get("LAKEHOUSE_STATE_DIR") or project / ".lakehouse")
+        cache_root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        jar_cache = Path(os.environ.get("LAKEHOUSE_JAR_CACHE") or cache_root / "ecom-lakehouse")
+        return cls(
+            project_dir=project,
+            state_dir=state.resolve(),
+            jar_cache_dir=jar_cache.resolve(),
+            host=os.environ.get("LAKEHOUSE_HOST", "127.0.0.1"),
+            thrift_port=_int_env("LAKEHOUSE_THRIFT_PORT", 10000),
+            connect_port=_int_env("LAKEHOUSE_CONNECT_PORT", 15002),
+            ui_port=_int_env("LAKEHOUSE_UI_PORT", 4040),
+            # 2 cores and 24 GiB: leave room for the dbt process, MLflow and the OS.
+            driver_memory=os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "10g"),
+            cores=_int_env("LAKEHOUSE_CORES", 2),
+            start_timeout=_int_env("LAKEHOUSE_START_TIMEOUT", 240),
+        )
+
+    # -- paths under the state folder ---------------------------------------------------------
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.state_dir / "warehouse"
+
+    @property
+    def metastore_dir(self) -> Path:
+        return self.state_dir / "metastore_db"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def server_log(self) -> Path:
+        return self.log_dir / "server.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "server.pid"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.state_dir / "mlflow"
+
+    @property
+    def connect_url(self) -> str:
+        return f"sc://{self.host}:{self.connect_port}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {
+            "thrift": self.thrift_port,
+            "connect": self.connect_port,
+            "ui": self.ui_port,
+        }
