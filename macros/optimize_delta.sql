@@ -5,9 +5,10 @@
 -#}
 {% macro optimize_delta(zorder_by=none) -%}
     {%- set materialized = config.get('materialized') -%}
-    {%- set file_format = config.get('file_format', 'delta') -%}
-    {%- if execute and materialized in ('table', 'incremental') and file_format == 'delta' -%}
-        optimize {{ this }}
-        {%- if zorder_by %} zorder by ({{ zorder_by | join(', ') }}){% endif %}
+    {%- set is_delta = config.get('file_format', 'delta') == 'delta' -%}
+    {%- if execute and is_delta and materialized in ('table', 'incremental') -%}
+        {%- set zorder = ' zorder by (' ~ (zorder_by | join(', ')) ~ ')' if zorder_by else '' -%}
+        {{- return('optimize ' ~ this ~ zorder) -}}
     {%- endif -%}
+    {{- return('') -}}
 {%- endmacro %}

@@ -5,20 +5,17 @@ type's share of the total weight. It is the first slice's proof that a Python mo
 SQL models' catalog; the recommendation models read their weights the same way.
 """
 
-from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
     event_types = dbt.ref("slv_event_types")
-    everything = Window.partitionBy()
-    return event_types.select(
+    total = event_types.agg(F.sum("interaction_weight").alias("total_weight"))
+    return event_types.crossJoin(total).select(
         "event_type",
         "funnel_step",
         "interaction_weight",
-        (F.col("interaction_weight") / F.sum("interaction_weight").over(everything)).alias(
-            "weight_share"
-        ),
+        (F.col("interaction_weight") / F.col("total_weight")).alias("weight_share"),
         F.current_timestamp().alias("computed_at"),
     )

@@ -54,7 +54,7 @@ def _cmd_where(settings: Settings, args: argparse.Namespace) -> int:
         f"  dbt docs (lineage):  .venv/bin/dbt docs serve --host 127.0.0.1 --port 8080\n"
         f"  Spark UI (plans):    http://{s.host}:{s.ui_port}\n"
         f"  MLflow UI:           make mlflow-ui   (store: {s.mlflow_dir})\n"
-        f"  Thrift (SQL):        {s.host}:{s.thrift_port}   e.g. beeline or any HiveServer2 client\n"
+        f"  Thrift (SQL):        {s.host}:{s.thrift_port}   (any HiveServer2 client)\n"
         f"  Spark Connect:       {s.connect_url}   e.g. SparkSession.builder.remote(...)\n"
         f"  Server log:          {s.server_log}"
     )

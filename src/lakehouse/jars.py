@@ -64,7 +64,7 @@ def ivy_artifact(jar: str) -> str:
 
 
 def shipped_artifact(jar: str) -> str:
-    """`json4s-ast_2.13-4.0.7.jar` -> `json4s-ast_2.13` (pyspark ships `<artifact>-<version>.jar`)."""
+    """`json4s-ast_2.13-4.0.7.jar` -> `json4s-ast_2.13` (pyspark ships `<artifact>-<ver>.jar`)."""
     return _strip_version(jar)
 
 

@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -227,7 +226,8 @@ def _preflight(settings: Settings) -> list[Path]:
     if find_java() is None:
         raise ServerError(
             "Java was not found (neither $JAVA_HOME/bin/java nor `java` on PATH). "
-            "Spark 4 needs Java 17 or 21: install it, e.g. `apt-get install openjdk-17-jdk-headless`."
+            "Spark 4 needs Java 17 or 21: install it, e.g. "
+            "`apt-get install openjdk-17-jdk-headless`."
         )
     try:
         jars = cached_jars(settings)

@@ -11,16 +11,29 @@ whose line numbers point into the model's own source file.
 from __future__ import annotations
 
 import linecache
+import socket
 import threading
 import time
 import traceback
 from typing import Any
+from urllib.parse import urlsplit
 
 from dbt.adapters.base import PythonJobHelper
 from dbt_common.exceptions import DbtRuntimeError
 
 _sessions: dict[str, Any] = {}
 _lock = threading.Lock()
+
+
+def _check_reachable(url: str, timeout: float = 10.0) -> None:
+    """Fail fast when nothing listens at the URL: the Connect client itself retries with
+    back-off for minutes before it gives up."""
+    parsed = urlsplit(url.replace("sc://", "http://", 1))
+    host, port = parsed.hostname or "localhost", parsed.port or 15002
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {host}:{port} ({exc})") from exc
 
 
 def connect_session(url: str):
@@ -31,6 +44,7 @@ def connect_session(url: str):
         session = _sessions.get(url)
         if session is None:
             try:
+                _check_reachable(url)
                 session = SparkSession.builder.remote(url).create()
                 session.sql("select 1").collect()
             except Exception as exc:
@@ -48,37 +62,45 @@ class SparkConnectPythonJobHelper(PythonJobHelper):
         self.credentials = credentials
         self.name = parsed_model.get("alias") or parsed_model.get("name", "?")
         self.source_path = parsed_model.get("original_file_path") or f"<model {self.name}>"
-        self.source_lines = len((parsed_model.get("raw_code") or "").splitlines())
+        self.raw_code = parsed_model.get("raw_code") or ""
         self.connect_url = parsed_model["config"].get("connect_url") or credentials.connect_url
 
     def submit(self, compiled_code: str) -> str:
         spark = connect_session(self.connect_url)
-        # The compiled script starts with the model's source, line for line; give it the
-        # source's file name so tracebacks point at python_models/..., and cache the compiled
-        # text under that name so the lines shown are the ones that ran.
+        compiled_name = f"<dbt compiled {self.source_path}>"
         lines = compiled_code.splitlines(keepends=True)
-        linecache.cache[self.source_path] = (len(compiled_code), None, lines, self.source_path)
-        code = compile(compiled_code, self.source_path, "exec")
+        linecache.cache[compiled_name] = (len(compiled_code), None, lines, compiled_name)
+        code = compile(compiled_code, compiled_name, "exec")
         namespace: dict[str, Any] = {"spark": spark, "__name__": f"dbt_model_{self.name}"}
         started = time.monotonic()
         try:
             exec(code, namespace)  # noqa: S102 - running dbt-compiled model code is the job
         except Exception as exc:
-            raise DbtRuntimeError(self._describe_failure(exc)) from None
+            raise DbtRuntimeError(self._describe_failure(exc, compiled_code)) from None
         finally:
             namespace.clear()
+            linecache.cache.pop(compiled_name, None)
         return f"{time.monotonic() - started:.1f}s over Spark Connect"
 
-    def _describe_failure(self, exc: Exception) -> str:
-        frames = [
-            frame
-            for frame in traceback.extract_tb(exc.__traceback__)
-            if frame.filename != __file__
-        ]
+    def _describe_failure(self, exc: Exception, compiled_code: str) -> str:
+        """The traceback of a failed model, with frames of the compiled script mapped back to
+        lines of the model's source file where they come from it."""
+        compiled_name = f"<dbt compiled {self.source_path}>"
+        at = compiled_code.find(self.raw_code) if self.raw_code else -1
+        offset = compiled_code[:at].count("\n") if at >= 0 else None
+        source_lines = self.raw_code.count("\n") + 1
+        frames = []
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if frame.filename == __file__:
+                continue
+            if frame.filename == compiled_name:
+                lineno = frame.lineno or 0
+                if offset is not None and offset < lineno <= offset + source_lines:
+                    filename, lineno = self.source_path, lineno - offset
+                else:
+                    filename = f"{compiled_name} (dbt-generated materialization code)"
+                frame = traceback.FrameSummary(filename, lineno, frame.name, line=frame.line)
+            frames.append(frame)
         text = "".join(traceback.format_list(frames))
         text += "".join(traceback.format_exception_only(type(exc), exc))
-        note = (
-            f"Lines 1-{self.source_lines} of {self.source_path} are the model's source; "
-            "later lines are dbt's generated materialization code (see target/run/)."
-        )
-        return f"Python model {self.name} failed:\nTraceback (most recent call last):\n{text}{note}"
+        return f"Python model {self.name} failed:\nTraceback (most recent call last):\n{text}"

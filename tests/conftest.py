@@ -1,0 +1,89 @@
+"""Shared fixtures: one real lakehouse server for the whole test session.
+
+The test server runs on its own ports and its own state folder (a temporary directory), so
+`make test` never touches a server you started with `make up`. The ports are exported as the
+environment variables that `profiles.yml` reads, so every `dbt` call in a test talks to it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lakehouse import server
+from lakehouse.config import Settings
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+BIN_DIR = Path(sys.executable).parent
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def test_env(tmp_path_factory) -> dict[str, str]:
+    """Environment of the test session's server and dbt calls (also applied to os.environ)."""
+    state = tmp_path_factory.mktemp("lakehouse-state")
+    env = {
+        "LAKEHOUSE_STATE_DIR": str(state),
+        "LAKEHOUSE_THRIFT_PORT": str(_free_port()),
+        "LAKEHOUSE_CONNECT_PORT": str(_free_port()),
+        "LAKEHOUSE_UI_PORT": str(_free_port()),
+        "LAKEHOUSE_DRIVER_MEMORY": os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "6g"),
+        "DBT_PROFILES_DIR": str(PROJECT_DIR),
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    os.environ.update(env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def settings(test_env) -> Settings:
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def lakehouse(settings):
+    """The running test server (started once, stopped at the end of the session)."""
+    server.up(settings)
+    yield settings
+    server.down(settings)
+
+
+@pytest.fixture(scope="module")
+def spark(lakehouse):
+    """A Spark Connect session to the test server, for checking what dbt built (one per test
+    module: the server-restart test must not leave other modules a dead session)."""
+    from pyspark.sql import SparkSession
+
+    session = SparkSession.builder.remote(lakehouse.connect_url).create()
+    yield session
+    if server.port_open(lakehouse.host, lakehouse.connect_port):
+        session.stop()  # releasing a session of a dead server would retry for minutes
+
+
+def run_dbt(args: list[str], project_dir: Path, target_dir: Path, check: bool = True):
+    """Run the real `dbt` command line; returns the CompletedProcess (stdout+stderr merged)."""
+    cmd = [
+        str(BIN_DIR / "dbt"),
+        *args,
+        "--project-dir", str(project_dir),
+        "--target-path", str(target_dir / "target"),
+        "--log-path", str(target_dir / "logs"),
+    ]  # fmt: skip
+    proc = subprocess.run(
+        cmd, cwd=project_dir, env=dict(os.environ), capture_output=True, text=True, check=False
+    )
+    proc.output = proc.stdout + proc.stderr
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.output[-6000:]}")
+    return proc

@@ -1,0 +1,153 @@
+"""The server's life cycle, its failure messages, and where it listens.
+
+These tests start the real JVM (the session fixture) and read the kernel's socket table to see
+where it listens, rather than trusting the configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from lakehouse import server
+from lakehouse.config import Settings
+
+
+def _listening_sockets(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every TCP socket in LISTEN state owned by process `pid`."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state != "0A" or inode not in inodes:  # 0A = LISTEN
+                continue
+            hex_addr, hex_port = local.split(":")
+            assert len(hex_addr) == width
+            raw = bytes.fromhex(hex_addr)
+            # /proc stores each 32-bit word in host (little-endian) order.
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            family = socket.AF_INET if width == 8 else socket.AF_INET6
+            found.append((socket.inet_ntop(family, raw), int(hex_port, 16)))
+    return found
+
+
+def _is_loopback(address: str) -> bool:
+    return (
+        address.startswith("127.")
+        or address in ("::1", "::ffff:127.0.0.1")
+        or (address.startswith("::ffff:127."))
+    )
+
+
+def test_every_listening_socket_is_on_loopback(lakehouse):
+    pid = server.read_pid(lakehouse)
+    sockets = _listening_sockets(pid)
+    ports = {port for _, port in sockets}
+    assert {lakehouse.thrift_port, lakehouse.connect_port, lakehouse.ui_port} <= ports, sockets
+    assert [s for s in sockets if not _is_loopback(s[0])] == [], sockets
+
+
+def test_status_reports_each_endpoint(lakehouse):
+    pid, endpoints = server.status(lakehouse)
+    assert pid == server.read_pid(lakehouse)
+    assert {e.name: e.ok for e in endpoints} == {"thrift": True, "connect": True, "ui": True}
+    assert "Spark 4.2.0" in next(e.detail for e in endpoints if e.name == "connect")
+
+
+def test_second_up_says_already_running(lakehouse):
+    said = []
+    pid = server.up(lakehouse, echo=said.append)
+    assert pid == server.read_pid(lakehouse)
+    assert any("already running" in line for line in said), said
+
+
+def test_port_taken_fails_fast_and_names_the_port(tmp_path, settings):
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        other = dataclasses.replace(settings, state_dir=tmp_path, thrift_port=port)
+        started = time.monotonic()
+        with pytest.raises(server.ServerError, match=f"thrift port {port}.*already in use"):
+            server.up(other)
+        assert time.monotonic() - started < 5
+    assert not other.pid_file.exists()
+
+
+def test_java_missing_is_a_clear_error(tmp_path, settings, monkeypatch):
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    other = dataclasses.replace(settings, state_dir=tmp_path)
+    with pytest.raises(server.ServerError, match="Java was not found"):
+        server.up(other)
+
+
+def test_jars_missing_is_a_clear_error(tmp_path, settings):
+    other = dataclasses.replace(settings, state_dir=tmp_path, jar_cache_dir=tmp_path / "empty")
+    with pytest.raises(server.ServerError, match="make setup"):
+        server.up(other)
+
+
+def test_down_when_not_running(tmp_path, settings):
+    said = []
+    other = dataclasses.replace(settings, state_dir=tmp_path)
+    assert server.down(other, echo=said.append) is False
+    assert said == ["Lakehouse server is not running."]
+
+
+def test_startup_failure_reports_log_tail(tmp_path, settings):
+    """A JVM that dies during start-up (here: a driver memory it cannot parse) fails `up`
+    quickly with the tail of the server log."""
+    other = dataclasses.replace(
+        settings,
+        state_dir=tmp_path,
+        thrift_port=_free_port(),
+        connect_port=_free_port(),
+        ui_port=_free_port(),
+        driver_memory="lots",
+    )
+    started = time.monotonic()
+    with pytest.raises(server.ServerError, match="exited during start-up") as failure:
+        server.up(other)
+    assert time.monotonic() - started < 60
+    assert "Last lines of" in str(failure.value)
+    assert not other.pid_file.exists()
+
+
+def test_down_ends_the_jvm_and_frees_the_ports_then_up_again(lakehouse):
+    pid = server.read_pid(lakehouse)
+    assert server.down(lakehouse) is True
+    assert not server.pid_alive(pid)
+    for port in lakehouse.ports.values():
+        assert server.port_free(lakehouse.host, port), port
+    new_pid = server.up(lakehouse)  # the rest of the session needs it back
+    assert new_pid != pid
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_settings_defaults_are_loopback_and_sized_for_this_machine(monkeypatch):
+    for name in [k for k in os.environ if k.startswith("LAKEHOUSE_")]:
+        monkeypatch.delenv(name)
+    s = Settings.from_env()
+    assert (s.host, s.thrift_port, s.connect_port, s.ui_port) == ("127.0.0.1", 10000, 15002, 4040)
+    assert s.cores == 2 and s.driver_memory == "10g"
+    assert s.state_dir == (Path(__file__).resolve().parents[1] / ".lakehouse")
