@@ -33,7 +33,6 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	$(BIN)/dbt deps --quiet 2>/dev/null || true
 	touch $(STAMP)
 
 jars: $(STAMP)  ## resolve the Delta jars into the cache (once; no-op afterwards)

@@ -8,6 +8,7 @@ environment variables that `profiles.yml` reads, so every `dbt` call in a test t
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -22,10 +23,19 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN_DIR = Path(sys.executable).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_port() -> int:
+    """A free port below the kernel's ephemeral range (32768+), so no outgoing connection of
+    the test session can be holding it when the server wants it."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port found in 20000-32000")
 
 
 @pytest.fixture(scope="session")
@@ -34,9 +44,9 @@ def test_env(tmp_path_factory) -> dict[str, str]:
     state = tmp_path_factory.mktemp("lakehouse-state")
     env = {
         "LAKEHOUSE_STATE_DIR": str(state),
-        "LAKEHOUSE_THRIFT_PORT": str(_free_port()),
-        "LAKEHOUSE_CONNECT_PORT": str(_free_port()),
-        "LAKEHOUSE_UI_PORT": str(_free_port()),
+        "LAKEHOUSE_THRIFT_PORT": str(free_port()),
+        "LAKEHOUSE_CONNECT_PORT": str(free_port()),
+        "LAKEHOUSE_UI_PORT": str(free_port()),
         "LAKEHOUSE_DRIVER_MEMORY": os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "6g"),
         "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "DO_NOT_TRACK": "1",

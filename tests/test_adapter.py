@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import run_dbt
+from conftest import free_port, run_dbt
 
 FIXTURE = Path(__file__).parent / "fixtures" / "adapter_project"
 SCHEMA = "lakehouse_adapter_fixture"
@@ -39,11 +39,7 @@ def test_failing_python_model_fails_the_run_with_its_traceback(lakehouse, tmp_pa
 
 
 def test_unreachable_connect_url_is_a_clear_error(lakehouse, tmp_path, monkeypatch):
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed_port = sock.getsockname()[1]
+    closed_port = free_port()
     monkeypatch.setenv("LAKEHOUSE_CONNECT_PORT", str(closed_port))
     proc = run_dbt(["run", "-s", "fx_numbers_incremental"], FIXTURE, tmp_path, check=False)
     assert proc.returncode != 0

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import free_port
 from lakehouse import server
 from lakehouse.config import Settings
 
@@ -115,9 +116,9 @@ def test_startup_failure_reports_log_tail(tmp_path, settings):
     other = dataclasses.replace(
         settings,
         state_dir=tmp_path,
-        thrift_port=_free_port(),
-        connect_port=_free_port(),
-        ui_port=_free_port(),
+        thrift_port=free_port(),
+        connect_port=free_port(),
+        ui_port=free_port(),
         driver_memory="lots",
     )
     started = time.monotonic()
@@ -136,12 +137,6 @@ def test_down_ends_the_jvm_and_frees_the_ports_then_up_again(lakehouse):
         assert server.port_free(lakehouse.host, port), port
     new_pid = server.up(lakehouse)  # the rest of the session needs it back
     assert new_pid != pid
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_settings_defaults_are_loopback_and_sized_for_this_machine(monkeypatch):

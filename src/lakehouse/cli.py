@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from datetime import date
+from pathlib import Path
 
 from lakehouse import jars, server
 from lakehouse.config import Settings
@@ -61,6 +63,35 @@ def _cmd_where(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
+    from lakehouse import generate
+
+    out = Path(args.out) if args.out else settings.landing_dir
+    start = date.fromisoformat(args.start)
+    end = date.fromisoformat(args.end)
+    print(f"Generating ~{args.rows:,} events, {start} .. {end}, seed {args.seed}, into {out}")
+    paths = generate.generate(
+        out, rows=args.rows, start=start, end=end, seed=args.seed,
+        bad_rate=args.bad_rate, compress=args.gzip,
+    )  # fmt: skip
+    print(f"Wrote {len(paths)} files.")
+    return 0
+
+
+def _cmd_profile(settings: Settings, args: argparse.Namespace) -> int:
+    from lakehouse import profile
+
+    paths = profile.event_files([Path(p) for p in args.paths] or [settings.landing_dir])
+    print(f"Profiling {len(paths)} files ...", flush=True)
+    stats = profile.profile(paths)
+    print(profile.report(stats))
+    failed = [c.target.name for c in profile.check(stats) if not c.ok]
+    if failed and args.check:
+        print(f"Outside the target range: {', '.join(failed)}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -83,6 +114,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("where", help="print where to look: docs, UIs, endpoints").set_defaults(
         func=_cmd_where
     )
+    gen = sub.add_parser("generate", help="write realistic event files, one CSV per day")
+    gen.add_argument("--rows", type=int, default=1_000_000, help="about this many events")
+    gen.add_argument("--start", default="2019-10-01", help="first day (YYYY-MM-DD)")
+    gen.add_argument("--end", default="2019-11-30", help="last day, inclusive (YYYY-MM-DD)")
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--out", help="folder (default: the landing folder, LAKEHOUSE_LANDING_DIR)")
+    gen.add_argument(
+        "--bad-rate", type=float, default=0.0, help="share of malformed lines to mix in"
+    )
+    gen.add_argument("--gzip", action="store_true", help="write .csv.gz files")
+    gen.set_defaults(func=_cmd_generate)
+    prof = sub.add_parser("profile", help="statistics of event files beside the published ones")
+    prof.add_argument("paths", nargs="*", help="files or folders (default: the landing folder)")
+    prof.add_argument("--check", action="store_true", help="exit 2 when a statistic is off")
+    prof.set_defaults(func=_cmd_profile)
     return parser
 
 
@@ -91,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return args.func(settings, args)
-    except (server.ServerError, jars.JarsMissing, ValueError) as exc:
+    except (server.ServerError, jars.JarsMissing, ValueError, FileNotFoundError) as exc:
         print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

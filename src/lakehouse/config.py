@@ -50,6 +50,7 @@ class Settings:
     driver_memory: str
     cores: int
     start_timeout: int
+    landing_dir: Path
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,6 +70,10 @@ class Settings:
             driver_memory=os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "10g"),
             cores=_int_env("LAKEHOUSE_CORES", 2),
             start_timeout=_int_env("LAKEHOUSE_START_TIMEOUT", 240),
+            # The one variable to point at the real Kaggle files (2019-Oct.csv, 2019-Nov.csv).
+            landing_dir=Path(
+                os.environ.get("LAKEHOUSE_LANDING_DIR") or state / "landing"
+            ).resolve(),
         )
 
     # -- paths under the state folder ---------------------------------------------------------

@@ -43,8 +43,13 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
 
 
 def port_free(host: str, port: int) -> bool:
-    """True when this process could bind host:port (nothing listens there)."""
+    """True when a server could listen on host:port: nothing listens there and nothing else
+    holds it. SO_REUSEADDR, as servers bind, so connections lingering in TIME_WAIT after a
+    stop do not count."""
+    if port_open(host, port, timeout=0.5):
+        return False
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -346,10 +351,10 @@ def down(settings: Settings, echo=print) -> bool:
     deadline = time.monotonic() + 30
     busy = list(settings.ports.items())
     while busy and time.monotonic() < deadline:
-        busy = [(n, p) for n, p in busy if not port_free(settings.host, p)]
+        busy = [(n, p) for n, p in busy if port_open(settings.host, p, timeout=0.5)]
         if busy:
             time.sleep(0.2)
     if busy:
-        raise ServerError(f"The JVM ended but these ports are still taken: {busy}")
+        raise ServerError(f"The JVM ended but something still listens on: {busy}")
     echo("Lakehouse server stopped; ports are free.")
     return True

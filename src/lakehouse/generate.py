@@ -1,0 +1,405 @@
+"""Realistic event files in the Kaggle "eCommerce behavior data from multi category store" schema.
+
+This module owns the synthetic data. It writes one CSV file per day, with exactly the header and
+formats of the real `2019-Oct.csv` / `2019-Nov.csv` (`YYYY-MM-DD HH:MM:SS UTC`, empty fields,
+two-decimal prices), deterministic for a seed, in bounded memory (one day of numeric arrays at a
+time, strings formatted in chunks). The shape follows the published statistics in DATASET.md:
+event mix, empty category codes and brands, zero prices, ~0.15% exact duplicate rows, sessions,
+long-tailed popularity, and funnels in which a purchase follows a view (usually a cart) of the
+same product by the same user. It also carries learnable structure: every user has stable
+favourite categories, a price level and a purchase propensity that earlier behaviour reveals.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import sys
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+
+HEADER = (
+    "event_time,event_type,product_id,category_id,category_code,brand,price,user_id,user_session"
+)
+DUPLICATE_RATE = 0.0015  # 100,519 exact duplicates in 67.5 M rows of 2019-Nov
+CHUNK_ROWS = 200_000
+
+# Words for dotted category codes (`electronics.smartphone`, `appliances.kitchen.washer`).
+_TOP = [
+    "electronics", "appliances", "computers", "apparel", "furniture", "auto", "construction",
+    "kids", "accessories", "sport", "medicine", "country_yard", "stationery",
+]  # fmt: skip
+_SUB = [
+    "smartphone", "audio", "video", "kitchen", "environment", "notebook", "desktop", "shoes",
+    "bedroom", "living_room", "tools", "toys", "bag", "bicycle", "tv", "clocks", "tablet",
+    "headphone", "refrigerators", "washer", "vacuum", "iron", "components", "peripherals",
+    "jeans", "shirt", "umbrella", "skates", "camera", "player", "telephone", "sofa", "light",
+]  # fmt: skip
+_LEAF = [
+    "", "", "", "water_heater", "blender", "mouse", "keyboard", "printer", "monitor",
+    "cabinet", "chair", "table", "dress", "costume", "subwoofer", "acoustic", "drill",
+]  # fmt: skip
+_SYLLABLES = [
+    "sam", "sun", "ap", "ple", "xia", "omi", "hua", "wei", "lu", "ka", "ri", "to", "bo", "sch",
+    "ind", "es", "it", "phi", "lips", "len", "ovo", "ace", "rr", "as", "us", "bee", "ko",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Products, their categories and brands, and the users who browse them."""
+
+    product_ids: np.ndarray  # int64, 8 digits, sorted by category
+    product_category: np.ndarray  # index into categories
+    product_brand: np.ndarray  # index into brand names, -1 = empty brand
+    product_price: np.ndarray  # float64, 2 decimals, zeros included
+    product_cum: np.ndarray  # category index + within-category cumulative popularity
+    global_cum: np.ndarray  # cumulative global popularity over products
+    category_ids: np.ndarray  # int64, 19 digits
+    category_codes: list[str]  # '' = empty code
+    brand_names: list[str]
+    user_ids: np.ndarray  # int64, 9 digits
+    user_activity_cum: np.ndarray  # cumulative probability of starting a session
+    user_favourites: np.ndarray  # (users, 3) category indices
+    user_taste: np.ndarray  # probability a view lands in a favourite category
+    user_price_level: np.ndarray  # preferred price (log scale fit)
+    user_propensity: np.ndarray  # latent propensity to buy
+
+
+def _zipf_weights(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
+    ranks = rng.permutation(n) + 1
+    weights = 1.0 / ranks.astype(float) ** exponent
+    return weights / weights.sum()
+
+
+def _blank_set(shares: np.ndarray, target: float, rng: np.random.Generator) -> np.ndarray:
+    """A random set of items whose shares add up to `target` (within 1.5 points)."""
+    chosen = np.zeros(len(shares), bool)
+    total = 0.0
+    for i in rng.permutation(len(shares)):
+        if total >= target - 0.005:
+            break
+        if total + shares[i] <= target + 0.015:
+            chosen[i] = True
+            total += shares[i]
+    return chosen
+
+
+def _scaled(rows: int) -> dict[str, int]:
+    """Entity counts for a data set of `rows` events, scaled from the published figures
+    (2 months: ~110 M rows, ~5.3 M users, ~200 k products, ~650 categories, ~3.5 k brands)."""
+    return {
+        "users": max(200, int(rows / 21)),
+        "products": max(150, int(0.19 * rows**0.75)),
+        "categories": int(min(650, max(25, rows**0.5 / 2))),
+        "brands": int(min(3500, max(40, 3 * rows**0.5))),
+    }
+
+
+def build_catalog(rows: int, seed: int) -> Catalog:
+    rng = np.random.default_rng([seed, 1])
+    n = _scaled(rows)
+    n_cat, n_prod, n_brand, n_user = n["categories"], n["products"], n["brands"], n["users"]
+
+    # Categories: 19-digit ids, a dotted code for most, a median price level each.
+    category_ids = np.unique(
+        rng.integers(2_050_000_000_000_000_000, 2_200_000_000_000_000_000, n_cat * 2)
+    )
+    category_ids = rng.permutation(category_ids)[:n_cat].astype(np.int64)
+    cat_weight = _zipf_weights(n_cat, 1.1, rng)
+    codes = []
+    for _ in range(n_cat):
+        parts = [_TOP[rng.integers(len(_TOP))], _SUB[rng.integers(len(_SUB))]]
+        leaf = _LEAF[rng.integers(len(_LEAF))]
+        codes.append(".".join(parts + ([leaf] if leaf else [])))
+    cat_price = np.exp(rng.normal(math.log(150), 0.95, n_cat))
+
+    # Brands: made-up lower-case names, Zipf popularity.
+    names = {"".join(rng.choice(_SYLLABLES, rng.integers(2, 5))) for _ in range(n_brand * 3)}
+    brand_names = list(rng.permutation(sorted(names))[:n_brand])
+    brand_weight = _zipf_weights(len(brand_names), 1.2, rng)
+
+    # Products: category by popularity, brand (empty for ~14% of events), price around the
+    # category's level (long right tail, capped at the published maximum), a few free ones.
+    product_category = np.sort(rng.choice(n_cat, n_prod, p=cat_weight))
+    product_category[:n_cat] = np.arange(n_cat)  # every category has a product
+    product_category = np.sort(product_category)
+    product_brand = rng.choice(len(brand_names), n_prod, p=brand_weight)
+    log_price = np.log(cat_price[product_category]) + rng.normal(0.0, 0.7, n_prod)
+    product_ids = 1_000_000 + rng.choice(99_000_000, n_prod, replace=False)
+
+    popularity = _zipf_weights(n_prod, 1.0, rng)
+    # Pin the event-weighted price distribution to the published median (~165) and mean
+    # (~290), whatever categories happen to be popular at this size and seed.
+    mu = np.sum(popularity * log_price)
+    sd = np.sqrt(np.sum(popularity * (log_price - mu) ** 2))
+    spread = math.sqrt(2 * math.log(290 / 165))
+    price = np.exp(math.log(165) + spread * (log_price - mu) / sd)
+    price = np.round(np.clip(price, 0.77, 2574.07), 2)
+    price[rng.random(n_prod) < 0.002] = 0.0
+
+    # Empty fields on a share of *events*, as in the source: about a third of events carry
+    # no category code, about a seventh no brand. Views land in a user's favourite categories
+    # ~75% of the time and follow global product popularity otherwise.
+    in_category = np.bincount(product_category, weights=popularity, minlength=n_cat)
+    category_share = 0.75 * cat_weight + 0.25 * in_category
+    for c in np.flatnonzero(_blank_set(category_share, 0.315, rng)):
+        codes[c] = ""
+    product_share = popularity * (category_share / np.maximum(in_category, 1e-12))[product_category]
+    product_brand[_blank_set(product_share, 0.14, rng)] = -1
+    global_cum = np.cumsum(popularity)
+    global_cum /= global_cum[-1]
+    # Within-category cumulative popularity, offset by the category index so one
+    # searchsorted over the whole array samples inside any category.
+    product_cum = np.empty(n_prod)
+    starts = np.searchsorted(product_category, np.arange(n_cat))
+    ends = np.append(starts[1:], n_prod)
+    for c in range(n_cat):
+        seg = np.cumsum(popularity[starts[c] : ends[c]])
+        product_cum[starts[c] : ends[c]] = c + seg / seg[-1]
+
+    # Users: heavy-tailed activity, three favourite categories, a taste strength, a price
+    # level, and a latent propensity to buy (mostly low, some eager buyers).
+    user_ids = 400_000_000 + rng.choice(300_000_000, n_user, replace=False)
+    activity = rng.lognormal(0.0, 1.0, n_user)
+    activity_cum = np.cumsum(activity)
+    activity_cum /= activity_cum[-1]
+    favourites = np.stack([rng.choice(n_cat, n_user, p=cat_weight) for _ in range(3)], axis=1)
+    taste = rng.beta(6, 2, n_user)
+    price_level = np.log(cat_price[favourites[:, 0]]) + rng.normal(0, 0.4, n_user)
+    propensity = rng.beta(0.7, 7.0, n_user)
+    return Catalog(
+        product_ids=product_ids.astype(np.int64),
+        product_category=product_category,
+        product_brand=product_brand,
+        product_price=price,
+        product_cum=product_cum,
+        global_cum=global_cum,
+        category_ids=category_ids,
+        category_codes=codes,
+        brand_names=brand_names,
+        user_ids=user_ids.astype(np.int64),
+        user_activity_cum=activity_cum,
+        user_favourites=favourites,
+        user_taste=taste,
+        user_price_level=price_level,
+        user_propensity=propensity,
+    )
+
+
+def _day_weights(days: list[date]) -> np.ndarray:
+    """November traffic is ~1.6x October's, with a mid-November sale peak; weekends busier."""
+    w = np.array(
+        [
+            (1.6 if d.month == 11 else 1.0)
+            * (2.0 if d.month == 11 and 15 <= d.day <= 17 else 1.0)
+            * (1.1 if d.weekday() >= 5 else 1.0)
+            for d in days
+        ]
+    )
+    return w / w.sum()
+
+
+# Hour-of-day shape (UTC): quiet nights, busy afternoons.
+_HOURS = np.array([1, 1, 2, 3, 5, 6, 7, 8, 8, 8, 8, 8, 8, 8, 9, 10, 10, 10, 9, 7, 5, 3, 2, 1.0])
+_HOURS = _HOURS / _HOURS.sum()
+
+EVENT_TYPES = np.array(["view", "cart", "purchase"])
+
+
+def generate_day(
+    cat: Catalog, day: date, n_rows: int, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Numeric columns of about `n_rows` events of one day, sorted by time."""
+    if n_rows <= 0:
+        return {}
+    # ~3.9 views a session, plus carts, purchases and duplicates: ~4.2 rows a session.
+    n_sessions = max(1, int(n_rows / 4.2))
+    # Sessions: who, when, how many product views.
+    s_user = np.searchsorted(cat.user_activity_cum, rng.random(n_sessions))
+    s_start = rng.choice(24, n_sessions, p=_HOURS) * 3600 + rng.integers(0, 3600, n_sessions)
+    s_views = rng.geometric(1 / 3.9, n_sessions)
+    # Views: one row per view, products from the user's tastes or the global long tail.
+    v_session = np.repeat(np.arange(n_sessions), s_views)
+    v_user = s_user[v_session]
+    n_views = len(v_session)
+    in_taste = rng.random(n_views) < cat.user_taste[v_user]
+    fav_pick = rng.choice(3, n_views, p=[0.6, 0.3, 0.1])
+    fav_cat = cat.user_favourites[v_user, fav_pick]
+    in_cat = np.searchsorted(cat.product_cum, fav_cat + rng.random(n_views) * 0.999999)
+    anywhere = np.searchsorted(cat.global_cum, rng.random(n_views))
+    v_product = np.where(in_taste, in_cat, anywhere)
+    v_product = np.minimum(v_product, len(cat.product_ids) - 1)
+    # People look at the same product again within a session.
+    again = np.zeros(n_views, bool)
+    again[1:] = (v_session[1:] == v_session[:-1]) & (rng.random(n_views - 1) < 0.3)
+    v_product[1:][again[1:]] = v_product[:-1][again[1:]]
+    # Seconds since the session start: a view every ~45 s, never two in the same second.
+    gaps = 1.0 + rng.exponential(44.0, n_views)
+    first = np.ones(n_views, bool)
+    first[1:] = v_session[1:] != v_session[:-1]
+    gaps[first] = 0.0
+    offsets = np.cumsum(gaps)
+    session_base = offsets[first]
+    v_time = s_start[v_session] + (offsets - session_base[np.cumsum(first) - 1])
+
+    # Funnel: a cart follows a view with a probability that grows with the user's propensity
+    # and how well the price fits the user's level; a purchase usually follows a cart.
+    price = cat.product_price[v_product]
+    fit = np.exp(-np.abs(np.log(np.maximum(price, 1.0)) - cat.user_price_level[v_user]))
+    rho = cat.user_propensity[v_user]
+    p_cart = np.clip(0.24 * rho * (0.4 + fit) * (1.0 + in_taste), 0, 0.9)
+    carted = rng.random(n_views) < p_cart
+    p_buy_after_cart = np.clip(0.20 + 1.3 * rho, 0, 0.95)
+    bought_after_cart = carted & (rng.random(n_views) < p_buy_after_cart)
+    bought_direct = ~carted & (rng.random(n_views) < 0.12 * p_cart)
+    c_idx = np.flatnonzero(carted)
+    c_time = v_time[c_idx] + rng.exponential(20.0, len(c_idx)) + 1
+    cart_time = np.zeros(n_views)
+    cart_time[c_idx] = c_time
+    b_idx = np.flatnonzero(bought_after_cart | bought_direct)
+    b_base = np.where(bought_after_cart[b_idx], cart_time[b_idx], v_time[b_idx])
+    b_time = b_base + rng.exponential(60.0, len(b_idx)) + 1
+
+    idx = np.concatenate([np.arange(n_views), c_idx, b_idx])
+    etype = np.concatenate(
+        [np.zeros(n_views, np.int8), np.ones(len(c_idx), np.int8), np.full(len(b_idx), 2, np.int8)]
+    )
+    seconds = np.concatenate([v_time, c_time, b_time])
+    seconds = np.minimum(seconds, 86_399).astype(np.int64)
+    order = np.lexsort((etype, seconds))
+    idx, etype, seconds = idx[order], etype[order], seconds[order]
+    cols = {
+        "seconds": seconds,
+        "event_type": etype,
+        "product": v_product[idx],
+        "user": v_user[idx],
+        "session": v_session[idx],
+    }
+    # Exact duplicate rows (the source logs some events twice).
+    dup = np.flatnonzero(rng.random(len(seconds)) < DUPLICATE_RATE)
+    if len(dup):
+        take = np.sort(np.concatenate([np.arange(len(seconds)), dup]))
+        cols = {k: v[take] for k, v in cols.items()}
+    cols["n_sessions"] = np.array([n_sessions])
+    return cols
+
+
+def _session_uuids(n: int, rng: np.random.Generator) -> np.ndarray:
+    raw = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64).view(np.uint64)
+    hexes = np.char.mod("%016x", raw[:, 0]), np.char.mod("%016x", raw[:, 1])
+    a, b = hexes
+    out = []
+    for x, y in zip(a.tolist(), b.tolist(), strict=True):
+        out.append(f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{'89ab'[int(y[0], 16) % 4]}{y[1:4]}-{y[4:16]}")
+    return np.array(out, dtype=object)
+
+
+def format_rows(cat: Catalog, day: date, cols: dict[str, np.ndarray], uuids: np.ndarray,
+                lo: int, hi: int) -> str:  # fmt: skip
+    """CSV text of rows lo:hi of a day, in the source's exact formats."""
+    sec = cols["seconds"][lo:hi]
+    prefix = day.isoformat()
+    hh, mm, ss = sec // 3600, (sec // 60) % 60, sec % 60
+    product = cols["product"][lo:hi]
+    category = cat.product_category[product]
+    brand = cat.product_brand[product]
+    price = cat.product_price[product]
+    user = cat.user_ids[cols["user"][lo:hi]]
+    session = uuids[cols["session"][lo:hi]]
+    etype = EVENT_TYPES[cols["event_type"][lo:hi]]
+    pid = cat.product_ids[product]
+    cid = cat.category_ids[category]
+    codes, brands = cat.category_codes, cat.brand_names
+    lines = [
+        f"{prefix} {h:02d}:{m:02d}:{s:02d} UTC,{e},{p},{c},{codes[ci]},"
+        f"{brands[b] if b >= 0 else ''},{pr:.2f},{u},{se}"
+        for h, m, s, e, p, c, ci, b, pr, u, se in zip(
+            hh.tolist(), mm.tolist(), ss.tolist(), etype.tolist(), pid.tolist(), cid.tolist(),
+            category.tolist(), brand.tolist(), price.tolist(), user.tolist(), session.tolist(),
+            strict=True,
+        )
+    ]  # fmt: skip
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+# Malformed lines of the kinds the real files can hold (a truncated last line, a field too
+# many or too few, a garbled value); each is quarantined by bronze with a reason.
+def _bad_lines(rng: np.random.Generator, good_line: str, n: int) -> list[str]:
+    def with_field(i: int, value: str) -> str:
+        fields = good_line.split(",")
+        fields[i] = value
+        return ",".join(fields)
+
+    kinds = [
+        lambda: good_line[: max(5, len(good_line) // 2)],  # truncated line
+        lambda: good_line + ",extra",  # a field too many
+        lambda: with_field(0, "2019-13-45 25:61:00 UTC"),  # unparseable time
+        lambda: with_field(1, "wishlist"),  # unknown event type
+        lambda: with_field(6, "-12.50"),  # negative price
+        lambda: with_field(6, "12,50"),  # decimal comma: a field too many
+        lambda: with_field(6, "abc"),  # non-numeric price
+        lambda: with_field(7, ""),  # missing user id
+    ]
+    return [kinds[int(rng.integers(len(kinds)))]() for _ in range(n)]
+
+
+def generate(
+    out_dir: Path,
+    rows: int = 1_000_000,
+    start: date = date(2019, 10, 1),
+    end: date = date(2019, 11, 30),
+    seed: int = 42,
+    bad_rate: float = 0.0,
+    compress: bool = False,
+    progress: bool = True,
+) -> list[Path]:
+    """Write one file per day from `start` to `end` (inclusive); returns the paths."""
+    if rows < 1_000:
+        raise ValueError(f"rows must be at least 1000, got {rows}")
+    if end < start:
+        raise ValueError(f"end {end} is before start {start}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cat = build_catalog(rows, seed)
+    days = [start + timedelta(d) for d in range((end - start).days + 1)]
+    per_day = np.random.default_rng([seed, 2]).multinomial(rows, _day_weights(days))
+    paths, written = [], 0
+    for i, (day, n_day) in enumerate(zip(days, per_day, strict=True)):
+        rng = np.random.default_rng([seed, 3, day.toordinal()])
+        cols = generate_day(cat, day, int(n_day), rng)
+        name = f"events_{day.isoformat()}.csv" + (".gz" if compress else "")
+        path = out_dir / name
+        tmp = path.with_name(path.name + ".part")
+        opener = gzip.open if compress else open
+        n_out = len(cols.get("seconds", []))
+        with opener(tmp, "wt", encoding="utf-8", newline="") as fh:
+            fh.write(HEADER + "\n")
+            if n_out:
+                uuids = _session_uuids(int(cols["n_sessions"][0]), rng)
+                for lo in range(0, n_out, CHUNK_ROWS):
+                    text = format_rows(cat, day, cols, uuids, lo, min(lo + CHUNK_ROWS, n_out))
+                    fh.write(text)
+                    n_bad = int(rng.binomial(min(CHUNK_ROWS, n_out - lo), bad_rate))
+                    if n_bad:
+                        sample = text.split("\n", 1)[0]
+                        fh.write("\n".join(_bad_lines(rng, sample, n_bad)) + "\n")
+                        n_out += n_bad
+        tmp.replace(path)  # a file appears whole or not at all
+        paths.append(path)
+        written += n_out
+        if progress:
+            _progress(i + 1, len(days), written, path.name)
+    if progress:
+        print(file=sys.stderr)
+    return paths
+
+
+def _progress(done: int, total: int, rows: int, name: str) -> None:
+    width = 30
+    filled = int(width * done / total)
+    bar = "#" * filled + "-" * (width - filled)
+    sys.stderr.write(f"\r[{bar}] {done}/{total} files, {rows:,} rows  {name}   ")
+    sys.stderr.flush()
