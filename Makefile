@@ -17,7 +17,12 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
 
-run: setup up  ## set up, start the server, build the whole DAG, say where to look
+# Default data: ~1 M events over Oct-Nov 2019, a few malformed lines to show the quarantine.
+ROWS ?= 1000000
+BAD_RATE ?= 0.00002
+
+run: setup up  ## set up, start the server, generate data, build the whole DAG, say where to look
+	$(BIN)/lakehouse generate --if-missing --rows $(ROWS) --bad-rate $(BAD_RATE)
 	$(BIN)/dbt build
 	$(BIN)/dbt docs generate
 	@$(BIN)/lakehouse where

@@ -67,6 +67,10 @@ def _cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     from lakehouse import generate
 
     out = Path(args.out) if args.out else settings.landing_dir
+    existing = sorted(out.glob("*.csv*")) if out.is_dir() else []
+    if existing and args.if_missing:
+        print(f"Landing folder {out} already holds {len(existing)} event files; not generating.")
+        return 0
     start = date.fromisoformat(args.start)
     end = date.fromisoformat(args.end)
     print(f"Generating ~{args.rows:,} events, {start} .. {end}, seed {args.seed}, into {out}")
@@ -124,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--bad-rate", type=float, default=0.0, help="share of malformed lines to mix in"
     )
     gen.add_argument("--gzip", action="store_true", help="write .csv.gz files")
+    gen.add_argument(
+        "--if-missing", action="store_true", help="do nothing when the folder has event files"
+    )
     gen.set_defaults(func=_cmd_generate)
     prof = sub.add_parser("profile", help="statistics of event files beside the published ones")
     prof.add_argument("paths", nargs="*", help="files or folders (default: the landing folder)")
