@@ -12,11 +12,12 @@ import random
 import socket
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from lakehouse import server
+from lakehouse import generate, server
 from lakehouse.config import Settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -42,7 +43,14 @@ def free_port() -> int:
 def test_env(tmp_path_factory) -> dict[str, str]:
     """Environment of the test session's server and dbt calls (also applied to os.environ)."""
     state = tmp_path_factory.mktemp("lakehouse-state")
+    landing = state / "landing"
+    # A week of events with some malformed lines: enough for every layer, quick to build.
+    generate.generate(
+        landing, rows=40_000, start=date(2019, 10, 1), end=date(2019, 10, 7), seed=11,
+        bad_rate=0.001, progress=False,
+    )  # fmt: skip
     env = {
+        "LAKEHOUSE_LANDING_DIR": str(landing),
         "LAKEHOUSE_STATE_DIR": str(state),
         "LAKEHOUSE_THRIFT_PORT": str(free_port()),
         "LAKEHOUSE_CONNECT_PORT": str(free_port()),

@@ -20,12 +20,19 @@ def built(lakehouse, tmp_path_factory):
     return {"build": build, "docs": docs, "manifest": manifest, "catalog": catalog}
 
 
-def _relations(manifest) -> dict[str, str]:
-    """unique_id -> schema.table of every model and seed of this project."""
+def _relations(manifest, tables_only: bool = False) -> dict[str, str]:
+    """unique_id -> schema.table of every model and seed of this project (only the tables:
+    seeds, table and incremental models, when `tables_only`)."""
     return {
         uid: f"{node['schema']}.{node['alias']}"
         for uid, node in manifest["nodes"].items()
-        if node["resource_type"] in ("model", "seed") and node["package_name"] == "ecom_lakehouse"
+        if node["resource_type"] in ("model", "seed")
+        and node["package_name"] == "ecom_lakehouse"
+        and (
+            not tables_only
+            or node["resource_type"] == "seed"
+            or node["config"]["materialized"] in ("table", "incremental")
+        )
     }
 
 
@@ -37,8 +44,8 @@ def test_build_is_green_with_sql_and_python_models(built):
 
 
 def test_every_model_and_seed_is_a_delta_table(built, spark):
-    relations = _relations(built["manifest"])
-    assert len(relations) >= 3
+    relations = _relations(built["manifest"], tables_only=True)
+    assert len(relations) >= 7
     for relation in relations.values():
         detail = spark.sql(f"describe detail {relation}").first()
         assert detail.format == "delta", relation
