@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -82,11 +81,11 @@ def test_port_taken_fails_fast_and_names_the_port(tmp_path, settings):
         squatter.listen()
         port = squatter.getsockname()[1]
         other = dataclasses.replace(settings, state_dir=tmp_path, thrift_port=port)
-        started = time.monotonic()
         with pytest.raises(server.ServerError, match=f"thrift port {port}.*already in use"):
             server.up(other)
-        assert time.monotonic() - started < 5
+    # Refused before any JVM was started.
     assert not other.pid_file.exists()
+    assert not (tmp_path / "logs" / "server.log").exists()
 
 
 def test_java_missing_is_a_clear_error(tmp_path, settings, monkeypatch):
@@ -112,7 +111,7 @@ def test_down_when_not_running(tmp_path, settings):
 
 def test_startup_failure_reports_log_tail(tmp_path, settings):
     """A JVM that dies during start-up (here: a driver memory it cannot parse) fails `up`
-    quickly with the tail of the server log."""
+    with the tail of the server log as soon as the process exits, not at the start timeout."""
     other = dataclasses.replace(
         settings,
         state_dir=tmp_path,
@@ -121,11 +120,10 @@ def test_startup_failure_reports_log_tail(tmp_path, settings):
         ui_port=free_port(),
         driver_memory="lots",
     )
-    started = time.monotonic()
     with pytest.raises(server.ServerError, match="exited during start-up") as failure:
         server.up(other)
-    assert time.monotonic() - started < 60
     assert "Last lines of" in str(failure.value)
+    assert "Invalid maximum heap size" in str(failure.value)
     assert not other.pid_file.exists()
 
 

@@ -67,7 +67,7 @@ def _cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     from lakehouse import generate
 
     out = Path(args.out) if args.out else settings.landing_dir
-    existing = sorted(out.glob("*.csv*")) if out.is_dir() else []
+    existing = [p for p in out.glob("*") if p.name.endswith((".csv", ".csv.gz"))]
     if existing and args.if_missing:
         print(f"Landing folder {out} already holds {len(existing)} event files; not generating.")
         return 0

@@ -211,11 +211,12 @@ EVENT_TYPES = np.array(["view", "cart", "purchase"])
 
 
 def generate_day(
-    cat: Catalog, day: date, n_rows: int, rng: np.random.Generator
-) -> dict[str, np.ndarray]:
-    """Numeric columns of about `n_rows` events of one day, sorted by time."""
+    cat: Catalog, n_rows: int, rng: np.random.Generator
+) -> tuple[dict[str, np.ndarray], int]:
+    """Numeric columns of about `n_rows` events of one day, sorted by time, and the number of
+    sessions they belong to (column `session` indexes them)."""
     if n_rows <= 0:
-        return {}
+        return {}, 0
     # ~3.9 views a session, plus carts, purchases and duplicates: ~4.2 rows a session.
     n_sessions = max(1, int(n_rows / 4.2))
     # Sessions: who, when, how many product views.
@@ -284,17 +285,17 @@ def generate_day(
     if len(dup):
         take = np.sort(np.concatenate([np.arange(len(seconds)), dup]))
         cols = {k: v[take] for k, v in cols.items()}
-    cols["n_sessions"] = np.array([n_sessions])
-    return cols
+    return cols, n_sessions
 
 
 def _session_uuids(n: int, rng: np.random.Generator) -> np.ndarray:
-    raw = rng.integers(0, 2**63, size=(n, 2), dtype=np.int64).view(np.uint64)
-    hexes = np.char.mod("%016x", raw[:, 0]), np.char.mod("%016x", raw[:, 1])
-    a, b = hexes
+    """`n` random version-4 UUID strings, drawn from `rng` (deterministic for the seed)."""
+    high = rng.integers(0, 2**63, n, dtype=np.int64).tolist()
+    low = rng.integers(0, 2**63, n, dtype=np.int64).tolist()
     out = []
-    for x, y in zip(a.tolist(), b.tolist(), strict=True):
-        out.append(f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{'89ab'[int(y[0], 16) % 4]}{y[1:4]}-{y[4:16]}")
+    for x, y in zip(high, low, strict=True):
+        a, b = f"{x:016x}", f"{y:016x}"
+        out.append(f"{a[:8]}-{a[8:12]}-4{a[13:16]}-{'89ab'[int(b[0], 16) % 4]}{b[1:4]}-{b[4:16]}")
     return np.array(out, dtype=object)
 
 
@@ -369,7 +370,7 @@ def generate(
     paths, written = [], 0
     for i, (day, n_day) in enumerate(zip(days, per_day, strict=True)):
         rng = np.random.default_rng([seed, 3, day.toordinal()])
-        cols = generate_day(cat, day, int(n_day), rng)
+        cols, n_sessions = generate_day(cat, int(n_day), rng)
         name = f"events_{day.isoformat()}.csv" + (".gz" if compress else "")
         path = out_dir / name
         tmp = path.with_name(path.name + ".part")
@@ -378,7 +379,7 @@ def generate(
         with opener(tmp, "wt", encoding="utf-8", newline="") as fh:
             fh.write(HEADER + "\n")
             if n_out:
-                uuids = _session_uuids(int(cols["n_sessions"][0]), rng)
+                uuids = _session_uuids(n_sessions, rng)
                 for lo in range(0, n_out, CHUNK_ROWS):
                     text = format_rows(cat, day, cols, uuids, lo, min(lo + CHUNK_ROWS, n_out))
                     fh.write(text)

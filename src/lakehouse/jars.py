@@ -9,6 +9,7 @@ reads that manifest and passes the jars with `--jars`; nothing is downloaded at 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -35,8 +36,6 @@ def spark_home() -> Path:
 def spark_env() -> dict[str, str]:
     """The environment for `spark-submit`: this wheel's Spark and this interpreter, never another
     install found on PATH."""
-    import os
-
     env = dict(os.environ)
     env["SPARK_HOME"] = str(spark_home())
     env["PYSPARK_PYTHON"] = sys.executable
