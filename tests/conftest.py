@@ -7,6 +7,7 @@ environment variables that `profiles.yml` reads, so every `dbt` call in a test t
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import socket
@@ -44,9 +45,10 @@ def test_env(tmp_path_factory) -> dict[str, str]:
     """Environment of the test session's server and dbt calls (also applied to os.environ)."""
     state = tmp_path_factory.mktemp("lakehouse-state")
     landing = state / "landing"
-    # A week of events with some malformed lines: enough for every layer, quick to build.
+    # Two months (the default observation and prediction windows) with some malformed lines:
+    # ~1,900 users with features, enough for every layer and the models, quick to build.
     generate.generate(
-        landing, rows=40_000, start=date(2019, 10, 1), end=date(2019, 10, 7), seed=11,
+        landing, rows=60_000, start=date(2019, 10, 1), end=date(2019, 11, 30), seed=11,
         bad_rate=0.001, progress=False,
     )  # fmt: skip
     env = {
@@ -87,6 +89,18 @@ def spark(lakehouse):
     yield session
     if server.port_open(lakehouse.host, lakehouse.connect_port):
         session.stop()  # releasing a session of a dead server would retry for minutes
+
+
+@pytest.fixture(scope="session")
+def project_build(lakehouse, tmp_path_factory):
+    """`dbt build` then `dbt docs generate` of the whole project on the session's data, once
+    per test session (several modules check what it built)."""
+    out = tmp_path_factory.mktemp("dbt-project")
+    build = run_dbt(["build"], PROJECT_DIR, out)
+    docs = run_dbt(["docs", "generate"], PROJECT_DIR, out)
+    manifest = json.loads((out / "target" / "manifest.json").read_text())
+    catalog = json.loads((out / "target" / "catalog.json").read_text())
+    return {"build": build, "docs": docs, "manifest": manifest, "catalog": catalog, "out": out}
 
 
 def run_dbt(args: list[str], project_dir: Path, target_dir: Path, check: bool = True):

@@ -102,6 +102,23 @@ class Settings:
         return self.state_dir / "mlflow"
 
     @property
+    def mlflow_tracking_uri(self) -> str:
+        """MLFLOW_TRACKING_URI when set (a shared tracking server), else a SQLite store in the
+        state folder; the registry uses the same store."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_dir}/mlflow.db"
+
+    @property
+    def mlflow_artifacts_dir(self) -> Path:
+        return self.mlflow_dir / "artifacts"
+
+    @property
+    def model_dir(self) -> Path:
+        """Where the Spark server saves fitted models before MLflow copies them into a run, and
+        where registered models are downloaded for loading: it must be a path that the server
+        and the dbt process both reach (LAKEHOUSE_MODEL_DIR on a cluster)."""
+        return Path(os.environ.get("LAKEHOUSE_MODEL_DIR") or self.state_dir / "models")
+
+    @property
     def connect_url(self) -> str:
         return f"sc://{self.host}:{self.connect_port}"
 

@@ -67,6 +67,9 @@ class SparkConnectPythonJobHelper(PythonJobHelper):
 
     def submit(self, compiled_code: str) -> str:
         spark = connect_session(self.connect_url)
+        # pyspark.ml over Connect (Model.load, releasing cached models) looks up the *thread's*
+        # active session; dbt runs each model in a worker thread, so make it active here.
+        type(spark)._set_default_and_active_session(spark)
         compiled_name = f"<dbt compiled {self.source_path}>"
         lines = compiled_code.splitlines(keepends=True)
         linecache.cache[compiled_name] = (len(compiled_code), None, lines, compiled_name)

@@ -1,0 +1,13 @@
+{#-
+    A user's bucket in 0..9999 for the train/test split: the first 8 hex digits of the md5 of
+    the id written in decimal, modulo 10000. md5 is the same in every engine (Spark, DuckDB,
+    Python's hashlib), so a user lands in the same split on every rerun and everywhere.
+-#}
+{% macro hash_split_bucket(column) -%}
+    pmod(cast(conv(substr(md5(cast({{ column }} as string)), 1, 8), 16, 10) as bigint), 10000)
+{%- endmacro %}
+
+{#- The date of a window var (observation_start, prediction_end, ...) as a SQL date literal. -#}
+{% macro window_date(name) -%}
+    cast('{{ var(name) }}' as date)
+{%- endmacro %}

@@ -1,0 +1,31 @@
+{{ config(contract={'enforced': true}) }}
+
+with
+
+training_set as (
+
+    select * from {{ ref('ml_user_training_set') }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        split,
+
+        -- measures
+        count(*) as n_users,
+        sum(label) as n_positives,
+        cast(sum(label) / count(*) as double) as positive_rate,
+        cast(max(case when label = 1 then class_weight end) as double)
+            as positive_class_weight,
+        cast(max(case when label = 0 then class_weight end) as double)
+            as negative_class_weight
+
+    from training_set
+    group by split
+
+)
+
+select * from final

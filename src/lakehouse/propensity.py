@@ -1,0 +1,370 @@
+"""Purchase propensity: tune, fit, evaluate, register and score, over Spark Connect.
+
+The dbt Python models `ml_propensity_candidates` and `ml_user_purchase_scores` are thin: they
+call this module. The data is `gold.ml_user_training_set` (features, label, split, class
+weight). Tuning never sees the test split: each grid candidate is fitted on the training
+split without its validation fold (users whose split_bucket is a multiple of 5) and scored on
+that fold. The best parameters of each algorithm are refitted on the whole training split and
+evaluated once on the test split, next to a constant baseline. The finalist with the best
+validation AUC-PR is registered as a new version; it becomes the champion only when its test
+AUC-PR beats the current champion's, scored again on the same test split.
+
+Class imbalance is handled by the `class_weight` column (balanced weights) as weightCol.
+Metrics: AUC-ROC and AUC-PR (average precision), computed from the predictions with
+scikit-learn, which also draws the curves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from lakehouse import tracking
+from lakehouse.config import Settings
+
+# The model inputs: every feature column of the ml_user_training_set contract.
+FEATURES = [
+    "n_events", "n_views", "n_carts", "n_removes_from_cart", "n_purchases", "n_products",
+    "n_categories", "n_brands", "n_sessions", "n_active_days", "purchase_spend",
+    "avg_viewed_price", "max_viewed_price", "cart_rate", "purchase_rate",
+    "favourite_category_share", "avg_session_events", "max_session_events",
+    "avg_session_duration_s", "max_session_duration_s", "days_since_last_event",
+    "days_since_first_event",
+]  # fmt: skip
+ALGORITHMS = ("logistic_regression", "random_forest")
+VALIDATION_FOLD = 5  # users with split_bucket % 5 == 0 validate the grid
+GATE_METRIC = "test_auc_pr"
+
+
+@dataclass
+class Candidate:
+    """One row of ml_propensity_candidates."""
+
+    algorithm: str
+    stage: str  # tuning, final or baseline
+    params: dict
+    metrics: dict = field(default_factory=dict)
+    training_seconds: float = 0.0
+    mlflow_run_id: str = ""
+    registered_version: int | None = None
+    is_champion: bool = False
+    gate_decision: str = ""
+
+    def row(self) -> dict:
+        return {
+            "algorithm": self.algorithm,
+            "stage": self.stage,
+            "params": json.dumps(self.params, sort_keys=True),
+            "validation_auc_roc": self.metrics.get("validation_auc_roc"),
+            "validation_auc_pr": self.metrics.get("validation_auc_pr"),
+            "test_auc_roc": self.metrics.get("test_auc_roc"),
+            "test_auc_pr": self.metrics.get("test_auc_pr"),
+            "training_seconds": float(self.training_seconds),
+            "mlflow_run_id": self.mlflow_run_id,
+            "registered_version": self.registered_version,
+            "is_champion": self.is_champion,
+            "gate_decision": self.gate_decision,
+        }
+
+
+def grid(params: dict[str, list]) -> list[dict]:
+    """Every combination of a {parameter: [values]} grid, in a stable order."""
+    names = sorted(params)
+    return [
+        dict(zip(names, values, strict=True))
+        for values in itertools.product(*(params[n] for n in names))
+    ]
+
+
+def estimator(algorithm: str, params: dict, seed: int):
+    from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
+
+    common = {"featuresCol": "features", "labelCol": "label", "weightCol": "class_weight"}
+    if algorithm == "logistic_regression":
+        return LogisticRegression(maxIter=100, standardization=True, **common, **params)
+    if algorithm == "random_forest":
+        return RandomForestClassifier(seed=seed, **common, **params)
+    raise ValueError(f"unknown algorithm {algorithm!r}; choose from {ALGORITHMS}")
+
+
+def model_class(algorithm: str):
+    from pyspark.ml.classification import (
+        LogisticRegressionModel,
+        RandomForestClassificationModel,
+    )
+
+    return {
+        "logistic_regression": LogisticRegressionModel,
+        "random_forest": RandomForestClassificationModel,
+    }[algorithm]
+
+
+def assemble(df):
+    """Adds the `features` vector (the FEATURES columns, in order)."""
+    from pyspark.ml.feature import VectorAssembler
+
+    return VectorAssembler(inputCols=FEATURES, outputCol="features").transform(df)
+
+
+def positive_probability(model, df):
+    """The model's predictions with `probability` reduced to P(label = 1), a double."""
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    predicted = model.transform(df)
+    return predicted.withColumn(
+        "purchase_probability", vector_to_array(F.col("probability")).getItem(1)
+    )
+
+
+def release(model) -> None:
+    """Free the server's cached copy of a Connect model now, not at interpreter exit (which
+    can hang); the object is unusable afterwards."""
+    from pyspark.ml.util import RemoteModelRef
+
+    ref = getattr(model, "_java_obj", None)
+    if isinstance(ref, RemoteModelRef):
+        ref.release_ref()
+        model._java_obj = None
+
+
+def scores(predictions):
+    """(labels, probabilities) of a prediction DataFrame, collected as numpy arrays."""
+    import numpy as np
+
+    pdf = predictions.select("label", "purchase_probability").toPandas()
+    return pdf["label"].to_numpy(), np.asarray(pdf["purchase_probability"], dtype=float)
+
+
+def metrics(labels, probabilities, prefix: str) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    if len(set(labels)) < 2:
+        return {}
+    return {
+        f"{prefix}_auc_roc": float(roc_auc_score(labels, probabilities)),
+        f"{prefix}_auc_pr": float(average_precision_score(labels, probabilities)),
+    }
+
+
+def log_curves(labels, probabilities, title: str) -> None:
+    """ROC and precision-recall curves as PNG artifacts of the active run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mlflow
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    if len(set(labels)) < 2:
+        return
+    fpr, tpr, _ = roc_curve(labels, probabilities)
+    precision, recall, _ = precision_recall_curve(labels, probabilities)
+    for name, (x, y, xlabel, ylabel, ref) in {
+        "roc_curve.png": (fpr, tpr, "false positive rate", "true positive rate", ([0, 1], [0, 1])),
+        "pr_curve.png": (
+            recall, precision, "recall", "precision",
+            ([0, 1], [labels.mean(), labels.mean()]),
+        ),
+    }.items():  # fmt: skip
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.plot(x, y, label=title)
+        ax.plot(*ref, linestyle="--", color="grey", label="constant baseline")
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=f"{name[:-10].upper()} curve: {title}")
+        ax.legend(loc="best")
+        mlflow.log_figure(fig, name)
+        plt.close(fig)
+
+
+def log_importances(model, algorithm: str) -> None:
+    """Feature importances (forest) or coefficients (regression) as a JSON artifact."""
+    import mlflow
+
+    if algorithm == "random_forest":
+        values = model.featureImportances.toArray().tolist()
+        name = "feature_importances.json"
+    else:
+        values = model.coefficients.toArray().tolist()
+        name = "coefficients.json"
+    mlflow.log_dict(dict(zip(FEATURES, values, strict=True)), name)
+
+
+def table_version(spark, table: str) -> int:
+    return int(spark.sql(f"describe history {table} limit 1").first().version)
+
+
+def _fit(algorithm, params, data, seed):
+    started = time.perf_counter()
+    model = estimator(algorithm, params, seed).fit(data)
+    return model, time.perf_counter() - started
+
+
+def train(spark, training_set, training_table: str, config: dict, settings: Settings):
+    """Runs the whole search, registration and gate; returns the candidates' rows (dicts)."""
+    import mlflow
+    from pyspark.sql import functions as F
+
+    experiment = config["experiment"]
+    model_name = config["registered_model_name"]
+    seed = int(config.get("seed", 42))
+    tracking.configure(settings, experiment)
+
+    data = assemble(training_set).select("user_id", "split", "split_bucket", "label",
+                                         "class_weight", "features")  # fmt: skip
+    train_all = data.where(F.col("split") == "train")
+    in_fold = F.col("split_bucket") % VALIDATION_FOLD == 0
+    fit_rows, validation = train_all.where(~in_fold), train_all.where(in_fold)
+    test = data.where(F.col("split") == "test")
+    version = table_version(spark, training_table)
+    data_tags = {"training_table": training_table, "training_table_version": str(version)}
+    candidates: list[Candidate] = []
+
+    with mlflow.start_run(run_name=f"build {datetime.now(UTC):%Y-%m-%d %H:%M}"):
+        mlflow.set_tags({**data_tags, "pipeline": "purchase_propensity"})
+        finalists = []
+        for algorithm in ALGORITHMS:
+            best = None
+            for params in grid(config[f"{algorithm}_grid"]):
+                with mlflow.start_run(run_name=f"{algorithm} tuning", nested=True) as run:
+                    model, seconds = _fit(algorithm, params, fit_rows, seed)
+                    labels, probs = scores(positive_probability(model, validation))
+                    found = metrics(labels, probs, "validation")
+                    mlflow.set_tags({**data_tags, "algorithm": algorithm, "stage": "tuning"})
+                    mlflow.log_params(params)
+                    mlflow.log_metrics({**found, "training_seconds": seconds})
+                    log_curves(labels, probs, f"{algorithm} {params} (validation)")
+                    log_importances(model, algorithm)
+                    release(model)
+                candidate = Candidate(algorithm, "tuning", params, found, seconds, run.info.run_id)
+                candidates.append(candidate)
+                key = found.get("validation_auc_pr", -1.0)
+                if best is None or key > best.metrics.get("validation_auc_pr", -1.0):
+                    best = candidate
+            with mlflow.start_run(run_name=f"{algorithm} final", nested=True) as run:
+                model, seconds = _fit(algorithm, best.params, train_all, seed)
+                labels, probs = scores(positive_probability(model, test))
+                found = {**best.metrics, **metrics(labels, probs, "test")}
+                mlflow.set_tags({**data_tags, "algorithm": algorithm, "stage": "final"})
+                mlflow.log_params(best.params)
+                mlflow.log_metrics({**found, "training_seconds": seconds})
+                log_curves(labels, probs, f"{algorithm} (test)")
+                log_importances(model, algorithm)
+                tracking.log_spark_model(model, settings)
+                release(model)
+            final = Candidate(algorithm, "final", best.params, found, seconds, run.info.run_id)
+            candidates.append(final)
+            finalists.append(final)
+
+        # The constant baseline: every test user gets the training split's positive rate.
+        with mlflow.start_run(run_name="constant baseline", nested=True) as run:
+            rate = train_all.agg(F.avg("label")).first()[0] or 0.0
+            labels = test.select("label").toPandas()["label"].to_numpy()
+            found = metrics(labels, [rate] * len(labels), "test")
+            mlflow.set_tags({**data_tags, "algorithm": "constant", "stage": "baseline"})
+            mlflow.log_params({"positive_rate": rate})
+            mlflow.log_metrics(found)
+        candidates.append(Candidate("constant", "baseline", {"positive_rate": rate}, found,
+                                    0.0, run.info.run_id))  # fmt: skip
+
+        winner = max(finalists, key=lambda c: c.metrics.get("validation_auc_pr", -1.0))
+        gate(spark, test, winner, model_name, data_tags, settings)
+        mlflow.set_tags({"winner": winner.algorithm, "gate_decision": winner.gate_decision})
+        mlflow.log_metrics({f"winner_{k}": v for k, v in winner.metrics.items()})
+    return [c.row() for c in candidates]
+
+
+def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict, settings) -> None:
+    """Registers the winner and moves the champion alias to it only if it beats the current
+    champion's test AUC-PR on this test split; records the decision on the candidate."""
+    from mlflow import MlflowClient
+
+    version = tracking.register(
+        model_name, winner.mlflow_run_id,
+        {**data_tags, "algorithm": winner.algorithm, GATE_METRIC: str(winner.metrics.get(
+            GATE_METRIC))},
+        "Purchase propensity (Spark ML classifier)",
+    )  # fmt: skip
+    winner.registered_version = int(version.version)
+    new_score = winner.metrics.get(GATE_METRIC, -1.0)
+    current = tracking.champion(model_name)
+    if current is None:
+        decision = f"promoted: no champion yet; {GATE_METRIC} {new_score:.4f}"
+        promote = True
+    else:
+        old_score = champion_score(spark, test, model_name, current, settings)
+        promote = new_score > old_score
+        verdict = "promoted" if promote else "kept champion"
+        decision = (f"{verdict}: v{version.version} {GATE_METRIC} {new_score:.4f} vs champion "
+                    f"v{current.version} {old_score:.4f} on the same test split")  # fmt: skip
+    if promote:
+        tracking.promote(model_name, version.version)
+    winner.is_champion = promote
+    winner.gate_decision = decision
+    client = MlflowClient()
+    client.set_model_version_tag(model_name, version.version, "gate_decision", decision)
+    client.set_tag(winner.mlflow_run_id, "registered_version", version.version)
+    client.set_tag(winner.mlflow_run_id, "gate_decision", decision)
+    print(f"[propensity] {model_name}: {decision}")
+
+
+def champion_score(spark, test, model_name: str, current, settings) -> float:
+    """The current champion's AUC-PR on this test split; -1 when it cannot score it (for
+    example, it was trained on other feature columns), so any new model beats it."""
+    try:
+        model, _ = load(model_name, f"models:/{model_name}@{tracking.CHAMPION}", settings)
+        labels, probs = scores(positive_probability(model, test))
+        release(model)
+        return metrics(labels, probs, "test").get(GATE_METRIC, -1.0)
+    except Exception as exc:  # noqa: BLE001 - any failure means the old model cannot compete
+        print(f"[propensity] champion v{current.version} cannot score this test split: {exc}")
+        return -1.0
+
+
+def load(model_name: str, uri: str, settings: Settings):
+    """Loads a registered version (`models:/<name>@champion` or `models:/<name>/<version>`)
+    on the server; returns (model, the registry's ModelVersion)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    ref = uri.split("/", 3)[-1]
+    if "@" in ref:
+        version = client.get_model_version_by_alias(model_name, ref.split("@", 1)[1])
+    else:
+        version = client.get_model_version(model_name, ref)
+    algorithm = version.tags["algorithm"]
+    path = tracking.download(f"models:/{model_name}/{version.version}", settings)
+    return model_class(algorithm).load(str(path)), version
+
+
+def score(spark, users, config: dict, settings: Settings):
+    """Scores every user with the registry's champion; returns a Spark DataFrame with one row
+    per user: probability, predicted label, rank, decile, model name and version."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    tracking.configure(settings, config["experiment"])
+    model_name = config["registered_model_name"]
+    model, version = load(model_name, f"models:/{model_name}@{tracking.CHAMPION}", settings)
+    threshold = float(config.get("threshold", 0.5))
+    by_probability = Window.orderBy(F.desc("purchase_probability"), F.asc("user_id"))
+    scored = (
+        positive_probability(model, assemble(users))
+        .select(
+            "user_id",
+            F.col("purchase_probability").cast("double").alias("purchase_probability"),
+            (F.col("purchase_probability") >= threshold).cast("int").alias("predicted_label"),
+        )
+        .withColumn("purchase_rank", F.row_number().over(by_probability))
+        .withColumn("decile", F.ntile(10).over(by_probability))
+        .withColumn("model_name", F.lit(model_name))
+        .withColumn("model_version", F.lit(int(version.version)))
+        .withColumn("model_algorithm", F.lit(version.tags["algorithm"]))
+        .withColumn("scored_at", F.current_timestamp())
+    )
+    # Materialise before the model is released: the plan refers to the server's cached model.
+    result = scored.localCheckpoint(eager=True)
+    release(model)
+    return result
