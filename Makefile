@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 .PHONY: help run test setup venv jars up down status logs build docs lint lint-sql lint-py \
-        fmt mlflow-ui lock clean
+        fmt mlflow-ui lock clean stream
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -20,9 +20,12 @@ help:  ## list the targets
 # Default data: ~1 M events over Oct-Nov 2019, a few malformed lines to show the quarantine.
 ROWS ?= 1000000
 BAD_RATE ?= 0.00002
+# Day files dropped into the streaming folder per `make run` (the streaming models read them).
+STREAM_FILES ?= 3
 
 run: setup up  ## set up, start the server, generate data, build the whole DAG, say where to look
 	$(BIN)/lakehouse generate --if-missing --rows $(ROWS) --bad-rate $(BAD_RATE)
+	$(BIN)/lakehouse stream --files $(STREAM_FILES) --interval 0 --rows $(ROWS)
 	$(BIN)/dbt build
 	$(BIN)/dbt docs generate
 	@$(BIN)/lakehouse where
@@ -70,6 +73,9 @@ lint-sql: $(STAMP)
 lint-py: $(STAMP)
 	$(BIN)/ruff check src tests python_models
 	$(BIN)/ruff format --check src tests python_models
+
+stream: setup  ## drop the next day files into the streaming folder, one every 5 s (Ctrl-C stops)
+	$(BIN)/lakehouse stream --rows $(ROWS)
 
 fmt: $(STAMP)  ## fix what the linters can fix
 	$(BIN)/ruff format src tests python_models

@@ -6,7 +6,7 @@
 {% macro optimize_delta(zorder_by=none) -%}
     {%- set materialized = config.get('materialized') -%}
     {%- set is_delta = config.get('file_format', 'delta') == 'delta' -%}
-    {%- if execute and is_delta and materialized in ('table', 'incremental') -%}
+    {%- if execute and is_delta and materialized in ('table', 'incremental', 'streaming') -%}
         {%- set zorder = ' zorder by (' ~ (zorder_by | join(', ')) ~ ')' if zorder_by else '' -%}
         {{- return('optimize ' ~ this ~ zorder) -}}
     {%- endif -%}

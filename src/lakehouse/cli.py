@@ -63,6 +63,21 @@ def _cmd_where(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from lakehouse import streaming
+
+    target = Path(args.to) if args.to else settings.stream_dir
+    dropped = streaming.drop_files(
+        target, settings.stream_staging_dir, rows=args.rows, start=date.fromisoformat(args.start),
+        end=date.fromisoformat(args.end), seed=args.seed, interval=args.interval,
+        max_files=args.files,
+    )  # fmt: skip
+    print(f"{len(dropped)} file(s) dropped into {target}; `dbt build -s tag:streaming` reads them.")
+    return 0
+
+
 def _cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
     from lakehouse import generate
 
@@ -132,6 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--if-missing", action="store_true", help="do nothing when the folder has event files"
     )
     gen.set_defaults(func=_cmd_generate)
+    stream = sub.add_parser(
+        "stream", help="drop generated event files into the streaming folder, one at a time"
+    )
+    stream.add_argument("--rows", type=int, default=1_000_000, help="events over all days")
+    stream.add_argument("--start", default="2019-10-01", help="first day (YYYY-MM-DD)")
+    stream.add_argument("--end", default="2019-11-30", help="last day, inclusive (YYYY-MM-DD)")
+    stream.add_argument("--seed", type=int, default=42)
+    stream.add_argument("--interval", type=float, default=5.0, help="seconds between files")
+    stream.add_argument("--files", type=int, help="stop after dropping this many files")
+    stream.add_argument("--to", help="folder (default: LAKEHOUSE_STREAM_DIR or state/stream)")
+    stream.set_defaults(func=_cmd_stream)
     prof = sub.add_parser("profile", help="statistics of event files beside the published ones")
     prof.add_argument("paths", nargs="*", help="files or folders (default: the landing folder)")
     prof.add_argument("--check", action="store_true", help="exit 2 when a statistic is off")

@@ -102,6 +102,16 @@ class Settings:
         return self.state_dir / "mlflow"
 
     @property
+    def stream_dir(self) -> Path:
+        """The streaming landing folder (LAKEHOUSE_STREAM_DIR; default `stream/` in the state
+        folder, beside the warehouse, where the streaming models look by default)."""
+        return Path(os.environ.get("LAKEHOUSE_STREAM_DIR") or self.state_dir / "stream")
+
+    @property
+    def stream_staging_dir(self) -> Path:
+        return self.state_dir / "stream_staging"
+
+    @property
     def mlflow_tracking_uri(self) -> str:
         """MLFLOW_TRACKING_URI when set (a shared tracking server), else a SQLite store in the
         state folder; the registry uses the same store."""

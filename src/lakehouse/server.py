@@ -64,11 +64,12 @@ def pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    # A zombie (exited, not yet reaped) counts as gone.
+    # A zombie (exited, not yet reaped) counts as gone once its last thread has ended: a
+    # killed JVM's main thread turns zombie while other threads still hold its sockets.
     with contextlib.suppress(OSError):
         stat = Path(f"/proc/{pid}/stat").read_text()
         if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return False
+            return len(list(Path(f"/proc/{pid}/task").iterdir())) > 1
     return True
 
 
@@ -238,14 +239,27 @@ def _preflight(settings: Settings) -> list[Path]:
         jars = cached_jars(settings)
     except JarsMissing as exc:
         raise ServerError(str(exc)) from exc
-    taken = [
-        f"{name} port {port}"
-        for name, port in settings.ports.items()
-        if not port_free(settings.host, port)
-    ]
-    if taken:
+
+    def taken() -> list[str]:
+        return [
+            f"{name} port {port}"
+            for name, port in settings.ports.items()
+            if not port_free(settings.host, port)
+        ]
+
+    # After a server was killed, its half-closed connections can hold a port for up to a
+    # minute (the kernel's FIN timeout) although nothing listens: wait for those.
+    busy, deadline = taken(), time.monotonic() + 75
+    while (
+        busy
+        and time.monotonic() < deadline
+        and not any(port_open(settings.host, port) for port in settings.ports.values())
+    ):
+        time.sleep(1)
+        busy = taken()
+    if busy:
         raise ServerError(
-            f"Cannot start: {', '.join(taken)} on {settings.host} already in use by another "
+            f"Cannot start: {', '.join(busy)} on {settings.host} already in use by another "
             "process. Stop it, or choose other ports with LAKEHOUSE_THRIFT_PORT, "
             "LAKEHOUSE_CONNECT_PORT and LAKEHOUSE_UI_PORT."
         )

@@ -1,0 +1,15 @@
+"""Events per hour, event type and category from the stream, one row per window, type and
+category (grain: window_start, event_type, category_id).
+
+Reads brz_stream_events as a stream (in a streaming model `dbt.ref` returns a streaming
+DataFrame), keeps valid events, and counts them per one-hour window with a two-hour
+watermark. Append mode: a window is written once, after the watermark passes its end, so
+the newest windows appear in a later build.
+"""
+
+from lakehouse import streaming
+
+
+def model(dbt, session):
+    dbt.config(materialized="streaming")
+    return streaming.event_counts(dbt.ref("brz_stream_events"))
