@@ -158,3 +158,10 @@ def test_scoring_alone_after_a_restart_uses_the_registered_champion(
         assert [r.model_version for r in versions] == [int(champion)]
     finally:
         fresh.stop()
+
+
+def test_loaded_model_copies_do_not_pile_up(project_build, settings):
+    """Scoring downloads the champion into model_dir; the copy is removed once loaded."""
+    loaded = settings.model_dir / "loaded"
+    leftovers = [p for p in loaded.rglob("*") if p.is_file()] if loaded.exists() else []
+    assert leftovers == []

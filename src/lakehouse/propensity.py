@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -336,7 +337,11 @@ def load(model_name: str, uri: str, settings: Settings):
         version = client.get_model_version(model_name, ref)
     algorithm = version.tags["algorithm"]
     path = tracking.download(f"models:/{model_name}/{version.version}", settings)
-    return model_class(algorithm).load(str(path)), version
+    try:
+        # LR and RF models are read into the server's memory by load(): the copy can go.
+        return model_class(algorithm).load(str(path)), version
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def score(spark, users, config: dict, settings: Settings):

@@ -89,7 +89,8 @@ def promote(name: str, version: str) -> None:
 
 
 def download(uri: str, settings: Settings) -> Path:
-    """Download a registered model's artifacts (`models:/<name>@champion`) into model_dir."""
+    """Download a registered model's artifacts (`models:/<name>@champion`) into a new folder
+    under model_dir; the caller removes it once the server has loaded the model."""
     import mlflow
 
     path = scratch_dir(settings, "loaded")
