@@ -90,10 +90,12 @@ def stream(lakehouse, tmp_path_factory):
 
 
 def test_a_build_reads_what_arrived_and_a_rebuild_only_the_new_files(stream, settings):
-    (stream["folder"] / "events_2019-10-02.csv").write_text(
-        generate.HEADER + "\n" + "\n".join(BAD_FILE) + "\n"
-    )
-    stream["drop"](2)
+    arrived = stream["drop"](2)
+    late = stream["folder"] / "events_2019-10-02.csv"  # older events, arriving last
+    late.write_text(generate.HEADER + "\n" + "\n".join(BAD_FILE) + "\n")
+    now = time.time()  # explicit arrival order: the stream reads one file per micro-batch
+    for age, path in zip((30, 20, 10), [*arrived, late], strict=True):
+        os.utime(path, (now - age, now - age))
     first = stream["build"]("--full-refresh")
     assert "PASS=" in first.output and "ERROR=0" in first.output
     assert _per_file(settings) == _expected(stream["folder"])

@@ -5,7 +5,7 @@ Structured Streaming over Spark Connect with the adapter's `streaming` materiali
 availableNow trigger reads every file that arrived since the last build, through the
 model's own checkpoint, and appends it to this Delta table exactly once. The reading and
 parsing are in `lakehouse.streaming.read_events` (explicit schema, malformed lines kept with a
-reason, duplicates removed within the watermark).
+reason, duplicate lines of a file removed within their micro-batch).
 """
 
 from lakehouse import streaming
