@@ -12,7 +12,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 .PHONY: help run test setup venv jars up down status logs build docs lint lint-sql lint-py \
-        fmt mlflow-ui lock clean stream
+        fmt mlflow-ui lock clean stream dagster explain bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -22,11 +22,14 @@ ROWS ?= 1000000
 BAD_RATE ?= 0.00002
 # Day files dropped into the streaming folder per `make run` (the streaming models read them).
 STREAM_FILES ?= 3
+# dbt vars for `make run` / `make build`, for example VARS='{run_date: "2019-11-20"}' (the
+# list with defaults is in dbt_project.yml and the README).
+VARS ?= {}
 
 run: setup up  ## set up, start the server, generate data, build the whole DAG, say where to look
 	$(BIN)/lakehouse generate --if-missing --rows $(ROWS) --bad-rate $(BAD_RATE)
 	$(BIN)/lakehouse stream --files $(STREAM_FILES) --interval 0 --rows $(ROWS)
-	$(BIN)/dbt build
+	$(BIN)/dbt build --vars '$(VARS)'
 	$(BIN)/dbt docs generate
 	@$(BIN)/lakehouse where
 
@@ -58,8 +61,8 @@ status:  ## report each endpoint of the server
 logs:  ## tail of the server log
 	$(BIN)/lakehouse logs
 
-build: up  ## dbt build against the running server
-	$(BIN)/dbt build
+build: up  ## dbt build against the running server (VARS='{...}' passes dbt vars)
+	$(BIN)/dbt build --vars '$(VARS)'
 
 docs: up  ## generate the dbt docs catalog and serve it on 127.0.0.1:8080
 	$(BIN)/dbt docs generate
@@ -77,6 +80,22 @@ lint-py: $(STAMP)
 stream: setup  ## drop the next day files into the streaming folder, one every 5 s (Ctrl-C stops)
 	$(BIN)/lakehouse stream --rows $(ROWS)
 
+STATE := $(or $(LAKEHOUSE_STATE_DIR),$(CURDIR)/.lakehouse)
+
+dagster: up  ## the Dagster UI on 127.0.0.1:3000: the DAG as assets, the daily schedule, run history
+	mkdir -p $(STATE)/dagster
+	DAGSTER_HOME=$(STATE)/dagster $(BIN)/dagster dev -m lakehouse.orchestration \
+	  --host 127.0.0.1 --port 3000
+
+MODEL ?= slv_user_features
+explain: up  ## print the physical plan of a model: make explain MODEL=slv_user_features
+	$(BIN)/dbt run-operation explain --args '{model: $(MODEL)}'
+
+# Event counts to benchmark (comma-separated); larger sizes on request: BENCH_SIZES=50000000
+BENCH_SIZES ?= 1000000,10000000
+bench: setup  ## benchmark: full build, daily run, plain PySpark, bare copy, DuckDB (not in make test)
+	$(BIN)/python -m lakehouse.bench --sizes $(BENCH_SIZES)
+
 fmt: $(STAMP)  ## fix what the linters can fix
 	$(BIN)/ruff format src tests python_models
 	$(BIN)/ruff check --fix src tests python_models
@@ -85,7 +104,7 @@ fmt: $(STAMP)  ## fix what the linters can fix
 mlflow-ui: setup  ## the MLflow UI on 127.0.0.1:5000 over the project's SQLite store
 	mkdir -p .lakehouse/mlflow
 	$(BIN)/mlflow ui --host 127.0.0.1 --port 5000 \
-	  --backend-store-uri sqlite:///$(or $(LAKEHOUSE_STATE_DIR),$(CURDIR)/.lakehouse)/mlflow/mlflow.db
+	  --backend-store-uri sqlite:///$(STATE)/mlflow/mlflow.db
 
 lock:  ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

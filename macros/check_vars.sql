@@ -1,29 +1,13 @@
 {#-
     on-run-start hook: fails the invocation with a clear message, before any table is touched,
-    when a date var is not an ISO date (YYYY-MM-DD), the windows are out of order or overlap,
-    or train_ratio is not strictly between 0 and 1. Returns no SQL.
+    when a date var is not a real YYYY-MM-DD date, a number of days is not a whole number, the
+    windows are out of order or overlap, train_ratio is not strictly between 0 and 1, or the
+    landing folder does not exist (asked of the server, so it holds for object storage too).
+    Returns no SQL.
 -#}
 {% macro check_vars() -%}
-    {%- set names = [
-        'observation_start', 'observation_end', 'prediction_start', 'prediction_end',
-        'recommendation_cutoff',
-    ] -%}
-    {%- set dates = {} -%}
-    {%- for name in names -%}
-        {%- set value = var(name) | string -%}
-        {%- set parsed = modules.re.fullmatch('\d{4}-\d{2}-\d{2}', value) -%}
-        {%- if parsed -%}
-            {%- set parsed = modules.datetime.datetime.strptime(value, '%Y-%m-%d')
-                if value[5:7] | int in range(1, 13) and value[8:10] | int in range(1, 32)
-                else none -%}
-        {%- endif -%}
-        {%- if not parsed -%}
-            {{ exceptions.raise_compiler_error(
-                "var '" ~ name ~ "' must be a date written YYYY-MM-DD, got '" ~ value ~ "'"
-            ) }}
-        {%- endif -%}
-        {%- do dates.update({name: parsed}) -%}
-    {%- endfor -%}
+    {%- if not execute -%}{{ return('') }}{%- endif -%}
+    {%- set dates = window_dates() -%}
     {%- if not (dates.observation_start <= dates.observation_end < dates.prediction_start
                 <= dates.prediction_end) -%}
         {{ exceptions.raise_compiler_error(
@@ -40,4 +24,16 @@
             "var 'train_ratio' must be a number strictly between 0 and 1, got '" ~ ratio ~ "'"
         ) }}
     {%- endif -%}
+    {%- set landing = landing_dir() -%}
+    {%- if not adapter.path_exists(landing) -%}
+        {{ exceptions.raise_compiler_error(
+            "the landing folder '" ~ landing ~ "' does not exist: run `lakehouse generate` "
+            ~ "(or `make run`), or set LAKEHOUSE_LANDING_DIR to the folder of the event files"
+        ) }}
+    {%- endif -%}
+    {{ log('Run date ' ~ dates.run_date.date() ~ ': features from '
+           ~ dates.observation_start.date() ~ ' to ' ~ dates.observation_end.date()
+           ~ ', label from ' ~ dates.prediction_start.date() ~ ' to '
+           ~ dates.prediction_end.date() ~ ', recommendation cutoff '
+           ~ dates.recommendation_cutoff.date(), info=true) }}
 {%- endmacro %}

@@ -6,8 +6,3 @@
 {% macro hash_split_bucket(column) -%}
     pmod(cast(conv(substr(md5(cast({{ column }} as string)), 1, 8), 16, 10) as bigint), 10000)
 {%- endmacro %}
-
-{#- The date of a window var (observation_start, prediction_end, ...) as a SQL date literal. -#}
-{% macro window_date(name) -%}
-    cast('{{ var(name) }}' as date)
-{%- endmacro %}

@@ -5,9 +5,11 @@
     bounds the rescan for models such as the quarantine, where a clean file leaves no row of
     its own. The audit is looked up by name, not ref'd: it is built from these models. On a
     full refresh (not incremental) the condition is `true`: every file is read again.
+    The same in `run-operation explain`, which explains a model as its full build.
 -#}
 {% macro not_yet_loaded(column='source_file') -%}
-    {%- if not (execute and is_incremental()) -%}
+    {#- In an operation (`explain`) there is no model being built: explain the full build. -#}
+    {%- if not (execute and model.resource_type == 'model' and is_incremental()) -%}
         {{- return('true') -}}
     {%- endif -%}
     {%- set audit = adapter.get_relation(

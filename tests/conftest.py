@@ -9,35 +9,20 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import socket
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from lakehouse import generate, server
 from lakehouse.config import Settings
+from lakehouse.server import free_port  # noqa: F401 - the tests import it from here
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN_DIR = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    """A free port below the kernel's ephemeral range (32768+), so no outgoing connection of
-    the test session can be holding it when the server wants it."""
-    rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(20000, 32000)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free port found in 20000-32000")
 
 
 @pytest.fixture(scope="session")
@@ -93,14 +78,31 @@ def spark(lakehouse):
 
 @pytest.fixture(scope="session")
 def project_build(lakehouse, tmp_path_factory):
-    """`dbt build` then `dbt docs generate` of the whole project on the session's data, once
-    per test session (several modules check what it built)."""
+    """The whole project built once per test session the way production builds it: the run
+    that the daily Dagster schedule requests at 2019-12-01 02:00 UTC (run date 2019-11-30, the
+    default windows), executed in-process, then `dbt docs generate`. Several modules check
+    what it built; tests/test_orchestration.py checks the run itself."""
+    from dagster import DagsterInstance
+
+    from lakehouse import orchestration
+
     out = tmp_path_factory.mktemp("dbt-project")
-    build = run_dbt(["build"], PROJECT_DIR, out)
+    tick = datetime(2019, 12, 1, 2, 0, tzinfo=UTC)
+    (out / "dagster-home").mkdir()
+    instance = DagsterInstance.local_temp(str(out / "dagster-home"))
+    run_date, result = orchestration.run_scheduled(tick, instance)
+    targets = sorted((orchestration.dagster_dir(lakehouse) / "dbt").glob(f"{run_date}-*"))
+    assert len(targets) == 1, targets
+    log = (targets[0] / "dbt.log").read_text()
+    build = SimpleNamespace(output=log, target=targets[0])
+    assert result.success, log[-6000:]
     docs = run_dbt(["docs", "generate"], PROJECT_DIR, out)
     manifest = json.loads((out / "target" / "manifest.json").read_text())
     catalog = json.loads((out / "target" / "catalog.json").read_text())
-    return {"build": build, "docs": docs, "manifest": manifest, "catalog": catalog, "out": out}
+    return {
+        "build": build, "docs": docs, "manifest": manifest, "catalog": catalog, "out": out,
+        "dagster": {"instance": instance, "result": result, "run_date": run_date},
+    }  # fmt: skip
 
 
 def run_dbt(args: list[str], project_dir: Path, target_dir: Path, check: bool = True):

@@ -159,15 +159,36 @@ def test_contract_not_null_is_a_delta_check_constraint(built, spark):
         ("{observation_end: '2019-10-3x'}", "must be a date written YYYY-MM-DD"),
         ("{train_ratio: 1.5}", "strictly between 0 and 1"),
         ("{prediction_start: '2019-10-15'}", "observation_end < prediction_start"),
+        ("{run_date: '2019-02-30'}", "'run_date' must be a date written YYYY-MM-DD"),
+        ("{observation_days: 'two'}", "'observation_days' must be a whole number of days"),
+        ("{}", "the landing folder '/nonexistent/landing' does not exist"),
     ],
 )
-def test_invalid_vars_fail_before_any_table_is_touched(built, spark, tmp_path, bad_vars, message):
+def test_invalid_vars_fail_before_any_table_is_touched(
+    built, spark, tmp_path, monkeypatch, bad_vars, message
+):
     def version():
         return spark.sql("describe history silver.slv_user_features").first().version
 
+    if bad_vars == "{}":
+        monkeypatch.setenv("LAKEHOUSE_LANDING_DIR", "/nonexistent/landing")
     before = version()
     proc = run_dbt(["build", "--vars", bad_vars], PROJECT_DIR, tmp_path, check=False)
     assert proc.returncode != 0
     assert message in proc.output
     assert "START sql" not in proc.output
     assert version() == before
+
+
+def test_the_windows_follow_the_run_date(lakehouse, tmp_path):
+    """run_date 2019-11-19: label 2019-10-21..2019-11-19, features the 31 days before it."""
+    run_dbt(
+        ["compile", "-s", "slv_observation_events", "slv_user_labels",
+         "--vars", "{run_date: '2019-11-19'}"],
+        PROJECT_DIR, tmp_path,
+    )  # fmt: skip
+    compiled = {p.stem: p.read_text() for p in (tmp_path / "target").rglob("*.sql")}
+    window = compiled["slv_observation_events"]
+    assert "cast('2019-09-20' as date)" in window and "cast('2019-10-20' as date)" in window
+    label = compiled["slv_user_labels"]
+    assert "cast('2019-10-21' as date)" in label and "cast('2019-11-19' as date)" in label

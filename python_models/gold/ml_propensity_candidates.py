@@ -27,6 +27,7 @@ def model(dbt, session):
         "seed": dbt.config.meta_get("seed"),
         "logistic_regression_grid": dbt.config.meta_get("logistic_regression_grid"),
         "random_forest_grid": dbt.config.meta_get("random_forest_grid"),
+        "cache_training_data": dbt.config.meta_get("cache_training_data"),
     }
     # The training set lives in the same (gold) schema as this model.
     training_table = f"{dbt.this.schema}.ml_user_training_set"

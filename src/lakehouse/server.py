@@ -42,6 +42,23 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
     return False
 
 
+def free_port() -> int:
+    """A free port on 127.0.0.1 below the kernel's ephemeral range (32768+), so no outgoing
+    connection can be holding it when a server wants it (tests and the benchmark use these)."""
+    import random
+
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port found in 20000-32000")
+
+
 def port_free(host: str, port: int) -> bool:
     """True when a server could listen on host:port: nothing listens there and nothing else
     holds it. SO_REUSEADDR, as servers bind, so connections lingering in TIME_WAIT after a

@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from dbt.adapters.base import PythonJobHelper
+from dbt.adapters.base import PythonJobHelper, available
 from dbt.adapters.contracts.connection import AdapterResponse
 from dbt.adapters.spark.impl import SparkAdapter
 from dbt.adapters.sparkconnect.connections import SparkConnectConnectionManager
 from dbt.adapters.sparkconnect.python_submissions import SparkConnectPythonJobHelper
+from dbt_common.exceptions import DbtRuntimeError
+
+# How Spark reports a path that does not exist (error class, and the older message).
+_MISSING_PATH = ("PATH_NOT_FOUND", "Path does not exist")
 
 
 class SparkConnectAdapter(SparkAdapter):
@@ -29,3 +33,16 @@ class SparkConnectAdapter(SparkAdapter):
 
     def generate_python_submission_response(self, submission_result: Any) -> AdapterResponse:
         return AdapterResponse(_message=f"OK ({submission_result})")
+
+    @available
+    def path_exists(self, path: str) -> bool:
+        """Whether the server can read `path` (a folder or file on any file system it reaches:
+        local, HDFS, object storage). Asked of the server, not of the dbt machine."""
+        quoted = path.replace("`", "``")
+        try:
+            self.execute(f"select 1 from text.`{quoted}` limit 0")
+        except DbtRuntimeError as error:
+            if any(marker in str(error) for marker in _MISSING_PATH):
+                return False
+            raise
+        return True

@@ -1,0 +1,71 @@
+{#-
+    The label windows of a run, as dates. By default they follow `run_date` (the last day of
+    data the run is for; the daily schedule passes it): the prediction window is the
+    `prediction_days` days ending on run_date, the observation window the `observation_days`
+    days before that, and recommendations are evaluated on the last
+    `recommendation_holdout_days` days (recommendation_cutoff is the first of them). The
+    defaults (run_date 2019-11-30, 31 / 30 / 15 days) give October for features, November for
+    the label and 2019-11-16 for the cutoff. Any single date can still be set as a var of its
+    own name (observation_start, observation_end, prediction_start, prediction_end,
+    recommendation_cutoff), which wins over the derived one. Returns {name: datetime} or
+    raises a compiler error naming the bad var.
+-#}
+{% macro window_dates() -%}
+    {%- set run_date = parse_date_var('run_date') -%}
+    {%- set days = {} -%}
+    {%- for name in ['observation_days', 'prediction_days', 'recommendation_holdout_days'] -%}
+        {%- set value = var(name) | string -%}
+        {%- if not modules.re.fullmatch('[1-9][0-9]{0,3}', value) -%}
+            {{ exceptions.raise_compiler_error(
+                "var '" ~ name ~ "' must be a whole number of days from 1 to 9999, got '"
+                ~ value ~ "'"
+            ) }}
+        {%- endif -%}
+        {%- do days.update({name: modules.datetime.timedelta(days=value | int)}) -%}
+    {%- endfor -%}
+    {%- set one = modules.datetime.timedelta(days=1) -%}
+    {%- set derived = {} -%}
+    {%- do derived.update({'prediction_end': run_date}) -%}
+    {%- do derived.update({'prediction_start': run_date - days.prediction_days + one}) -%}
+    {%- do derived.update({'observation_end': derived.prediction_start - one}) -%}
+    {%- do derived.update({
+        'observation_start': derived.observation_end - days.observation_days + one}) -%}
+    {%- do derived.update({
+        'recommendation_cutoff': run_date - days.recommendation_holdout_days + one}) -%}
+    {%- set dates = {'run_date': run_date} -%}
+    {%- for name, value in derived.items() -%}
+        {%- do dates.update({
+            name: parse_date_var(name) if var(name, none) is not none else value}) -%}
+    {%- endfor -%}
+    {{ return(dates) }}
+{%- endmacro %}
+
+
+{#- A var written YYYY-MM-DD (a real calendar day) as a datetime, or a compiler error. -#}
+{% macro parse_date_var(name) -%}
+    {%- set value = var(name) | string -%}
+    {%- set parsed = none -%}
+    {%- if modules.re.fullmatch('\d{4}-\d{2}-\d{2}', value) -%}
+        {%- set y, m, d = value[0:4] | int, value[5:7] | int, value[8:10] | int -%}
+        {%- if 1 <= m <= 12 and y >= 1 -%}
+            {%- set next_month = modules.datetime.datetime(y + 1, 1, 1) if m == 12
+                else modules.datetime.datetime(y, m + 1, 1) -%}
+            {%- set month_days = (next_month - modules.datetime.timedelta(days=1)).day -%}
+            {%- if 1 <= d <= month_days -%}
+                {%- set parsed = modules.datetime.datetime(y, m, d) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- if parsed is none -%}
+        {{ exceptions.raise_compiler_error(
+            "var '" ~ name ~ "' must be a date written YYYY-MM-DD, got '" ~ value ~ "'"
+        ) }}
+    {%- endif -%}
+    {{ return(parsed) }}
+{%- endmacro %}
+
+
+{#- The date of a window (observation_start, prediction_end, ...) as a SQL date literal. -#}
+{% macro window_date(name) -%}
+    cast('{{ window_dates()[name].strftime("%Y-%m-%d") }}' as date)
+{%- endmacro %}

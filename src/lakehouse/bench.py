@@ -1,0 +1,352 @@
+"""`make bench` / `lakehouse bench`: how fast the pipeline is, against reference points.
+
+For each data size (default 1 M and 10 M events over October and November 2019), in a state
+folder of its own and with a server of its own (free ports, stopped at the end):
+
+1. generates the data and drops 3 day files into the streaming folder (as `make run` does);
+2. the full build: `dbt build` from an empty state, wall time per model and layer from
+   run_results.json, input rows per second, peak memory of the server JVM (sampled RSS) and
+   of the dbt process;
+3. caching: `ml_propensity_candidates` rebuilt with the assembled training data cached (the
+   default) and uncached (`cache_training_data: false`);
+4. the daily run: one more day file lands and `dbt build --vars '{run_date: "2019-12-01"}'`
+   runs (bronze loads only the new file) against the full build;
+5. references on the same data and server: the plain PySpark script and the bare CSV-to-Delta
+   copy (`lakehouse.bench_plain`), and DuckDB running the same compiled bronze and silver SQL
+   (`lakehouse.bench_duckdb`).
+
+Writes `docs/benchmark/results.json`, `docs/benchmark/results.md` and
+`docs/benchmark/benchmark.png`. Not part of `make test`: timings are measured and written down
+here, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from lakehouse import bench_duckdb, bench_plain, generate, server, streaming
+from lakehouse.config import Settings, find_project_root
+
+BIN = Path(sys.executable).parent
+DAY_AFTER = date(2019, 12, 1)
+
+
+class PeakRss:
+    """Samples a process's resident memory once a second; `peak` in bytes."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.peak = max(self.peak, int(line.split()[1]) * 1024)
+            except OSError:
+                pass
+            self._stop.wait(1.0)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _dbt(args: list[str], project: Path, target: Path, log: Path) -> tuple[float, dict]:
+    """Runs dbt; returns (wall seconds, run_results)."""
+    started = time.perf_counter()
+    with log.open("a") as out:
+        out.write(f"\n$ dbt {' '.join(args)}\n")
+        out.flush()
+        proc = subprocess.run(
+            [str(BIN / "dbt"), *args, "--project-dir", str(project), "--target-path",
+             str(target), "--log-path", str(target)],
+            cwd=project, stdout=out, stderr=subprocess.STDOUT, check=False,
+        )  # fmt: skip
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt {' '.join(args)} failed; see {log}")
+    return seconds, json.loads((target / "run_results.json").read_text())
+
+
+def _per_node(run_results: dict, manifest: dict) -> dict[str, dict]:
+    """Seconds per model/seed/test, with the layer each belongs to (a test: its model's)."""
+    nodes = manifest["nodes"]
+    out = {}
+    for result in run_results["results"]:
+        uid = result["unique_id"]
+        node = nodes.get(uid) or {}
+        kind = node.get("resource_type", uid.split(".")[0])
+        owner = node
+        if kind in ("test", "unit_test") or uid.startswith("unit_test."):
+            parents = [p for p in node.get("depends_on", {}).get("nodes", []) if p in nodes]
+            owner = nodes[parents[0]] if parents else {}
+        if not owner and uid.startswith("unit_test."):
+            model = uid.split(".")[2]
+            owner = next((n for n in nodes.values() if n.get("name") == model), {})
+        fqn = owner.get("fqn", ["", "other"])
+        layer = "seeds" if owner.get("resource_type") == "seed" else fqn[1]
+        out[uid] = {"seconds": result["execution_time"], "layer": layer, "kind": kind,
+                    "status": result["status"]}  # fmt: skip
+    return out
+
+
+def _layers(per_node: dict[str, dict]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for item in per_node.values():
+        totals[item["layer"]] = totals.get(item["layer"], 0.0) + item["seconds"]
+    return dict(sorted(totals.items()))
+
+
+def bench_size(rows: int, root: Path, project: Path, log: Path) -> dict:
+    state = root / f"{rows}"
+    shutil.rmtree(state, ignore_errors=True)
+    landing = state / "landing"
+    env = {
+        "LAKEHOUSE_STATE_DIR": str(state),
+        "LAKEHOUSE_LANDING_DIR": str(landing),
+        "LAKEHOUSE_THRIFT_PORT": str(server.free_port()),
+        "LAKEHOUSE_CONNECT_PORT": str(server.free_port()),
+        "LAKEHOUSE_UI_PORT": str(server.free_port()),
+        "DBT_PROFILES_DIR": str(project),
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    os.environ.update(env)
+    settings = Settings.from_env()
+    result: dict = {"rows_requested": rows}
+    print(f"[bench {rows:,}] generating data into {landing}", flush=True)
+    started = time.perf_counter()
+    files = generate.generate(landing, rows=rows, start=date(2019, 10, 1),
+                              end=date(2019, 11, 30), seed=42, progress=False)  # fmt: skip
+    result["generate_seconds"] = time.perf_counter() - started
+    lines = sum(max(0, sum(1 for _ in f.open()) - 1) for f in files)
+    result["input_rows"] = lines
+    streaming.drop_files(settings.stream_dir, settings.stream_staging_dir, rows=rows * 3 // 61,
+                         start=date(2019, 10, 1), end=date(2019, 10, 3), seed=42, interval=0,
+                         progress=False)  # fmt: skip
+    server.up(settings)
+    try:
+        pid = server.read_pid(settings)
+        manifest_path = state / "dbt" / "full" / "manifest.json"
+        print(f"[bench {rows:,}] full build", flush=True)
+        with PeakRss(pid) as jvm:
+            seconds, run_results = _dbt(["build"], project, state / "dbt" / "full", log)
+        manifest = json.loads(manifest_path.read_text())
+        per_node = _per_node(run_results, manifest)
+        result["full_build"] = {
+            "seconds": seconds,
+            "rows_per_second": lines / seconds,
+            "layers": _layers(per_node),
+            "nodes": per_node,
+            "server_peak_rss_bytes": jvm.peak,
+            "dbt_peak_rss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+        }
+        print(f"[bench {rows:,}] full build {seconds:.0f} s", flush=True)
+
+        cache = {}
+        for cached in (True, False):
+            name = "cached" if cached else "uncached"
+            vars_ = json.dumps({"cache_training_data": cached})
+            _, rr = _dbt(["run", "-s", "ml_propensity_candidates", "--vars", vars_], project,
+                         state / "dbt" / f"propensity-{name}", log)  # fmt: skip
+            cache[name] = rr["results"][0]["execution_time"]
+        result["propensity_training_cache"] = cache
+        print(f"[bench {rows:,}] propensity training {cache}", flush=True)
+
+        day = generate.generate(landing, rows=max(rows // 61, 100), start=DAY_AFTER,
+                                end=DAY_AFTER, seed=43, progress=False)  # fmt: skip
+        vars_ = json.dumps({"run_date": DAY_AFTER.isoformat()})
+        seconds, rr = _dbt(["build", "--vars", vars_], project, state / "dbt" / "daily", log)
+        daily_nodes = _per_node(rr, manifest)
+        result["daily_run"] = {"seconds": seconds, "new_file": day[0].name,
+                               "layers": _layers(daily_nodes)}  # fmt: skip
+        print(f"[bench {rows:,}] daily run {seconds:.0f} s", flush=True)
+        day[0].unlink()  # the references read the same two months as the full build
+
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.remote(settings.connect_url).create()
+        scratch = state / "scratch"
+        try:
+            print(f"[bench {rows:,}] bare copy", flush=True)
+            result["bare_copy"] = bench_plain.bare_copy(spark, str(landing), scratch)
+            print(f"[bench {rows:,}] plain PySpark", flush=True)
+            result["plain_pyspark"] = bench_plain.plain_pyspark(spark, str(landing), scratch)
+        finally:
+            spark.stop()
+
+        print(f"[bench {rows:,}] DuckDB on the compiled bronze and silver SQL", flush=True)
+        compiled = state / "dbt" / "compiled"
+        _dbt(["compile", "--full-refresh", "-s", "models/bronze", "models/silver"], project,
+             compiled, log)  # fmt: skip
+        seeds = {p.stem: p for p in (project / "seeds").glob("*.csv")}
+        duck = bench_duckdb.run(compiled / "manifest.json", compiled / "compiled",
+                                str(landing), state / "duckdb.db", seeds)  # fmt: skip
+        result["duckdb"] = duck
+    finally:
+        server.down(settings)
+    return result
+
+
+def _ratios(size: dict) -> dict:
+    full = size["full_build"]
+    nodes = full["nodes"]
+    sql_models = {k.split(".")[-1]: v for k, v in nodes.items() if v["kind"] == "model"}
+    duck = {k: v for k, v in size["duckdb"].items() if "seconds" in v and k in sql_models}
+    spark_sql = sum(sql_models[k]["seconds"] for k in duck)
+    duck_sql = sum(v["seconds"] for v in duck.values()) + size["duckdb"]["landing"]["seconds"]
+    bronze = full["layers"].get("bronze", 0.0)
+    return {
+        "pipeline_over_plain_pyspark": full["seconds"] / size["plain_pyspark"]["seconds"],
+        "pipeline_over_bare_copy": full["seconds"] / size["bare_copy"]["seconds"],
+        "bronze_over_bare_copy": bronze / size["bare_copy"]["seconds"],
+        "duckdb_over_pipeline_sql": duck_sql / spark_sql if spark_sql else None,
+        "duckdb_models_compared": sorted(duck),
+        "duckdb_models_failed": sorted(k for k, v in size["duckdb"].items() if "error" in v),
+        "incremental_over_full": size["daily_run"]["seconds"] / full["seconds"],
+        "uncached_over_cached_training": size["propensity_training_cache"]["uncached"]
+        / size["propensity_training_cache"]["cached"],
+    }
+
+
+def machine() -> dict:
+    mem = next(
+        int(line.split()[1]) * 1024
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor(),
+    )  # fmt: skip
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem / 2**30, 1),
+            "python": platform.python_version(), "os": platform.platform()}  # fmt: skip
+
+
+def write_report(results: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    m = results["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {results['finished']} by `make bench` on {m['cpus']} cores ({m['cpu']}), "
+        f"{m['memory_gib']} GiB memory. Raw figures: `results.json`; chart: `benchmark.png`.",
+        "",
+        "| | " + " | ".join(f"{s['input_rows']:,} rows" for s in results["sizes"]) + " |",
+        "| --- | " + " | ".join("---" for _ in results["sizes"]) + " |",
+    ]
+
+    def row(label, fn):
+        lines.append(f"| {label} | " + " | ".join(fn(s) for s in results["sizes"]) + " |")
+
+    row("full `dbt build` (s)", lambda s: f"{s['full_build']['seconds']:.0f}")
+    for layer in ("seeds", "bronze", "silver", "gold"):
+        row(f"&nbsp;&nbsp;{layer}, summed node time (s)",
+            lambda s, la=layer: f"{s['full_build']['layers'].get(la, 0):.0f}")  # fmt: skip
+    row("input rows per second (full build)",
+        lambda s: f"{s['full_build']['rows_per_second']:,.0f}")  # fmt: skip
+    row("peak RSS server JVM / dbt (GiB)", lambda s: (
+        f"{s['full_build']['server_peak_rss_bytes'] / 2**30:.1f} / "
+        f"{s['full_build']['dbt_peak_rss_bytes'] / 2**30:.2f}"))  # fmt: skip
+    row("daily run, one new day (s)", lambda s: f"{s['daily_run']['seconds']:.0f}")
+    row("plain PySpark script (s)", lambda s: f"{s['plain_pyspark']['seconds']:.0f}")
+    row("bare CSV-to-Delta copy (s)", lambda s: f"{s['bare_copy']['seconds']:.0f}")
+    row("propensity training cached / uncached (s)", lambda s: (
+        f"{s['propensity_training_cache']['cached']:.0f} / "
+        f"{s['propensity_training_cache']['uncached']:.0f}"))  # fmt: skip
+    for key, label in [
+        ("pipeline_over_plain_pyspark", "**ratio** pipeline / plain PySpark"),
+        ("pipeline_over_bare_copy", "**ratio** pipeline / bare copy"),
+        ("bronze_over_bare_copy", "**ratio** bronze layer / bare copy"),
+        ("duckdb_over_pipeline_sql", "**ratio** DuckDB / pipeline, same bronze+silver SQL"),
+        ("incremental_over_full", "**ratio** daily run / full build"),
+        ("uncached_over_cached_training", "**ratio** uncached / cached training"),
+    ]:
+        row(label, lambda s, k=key: "n/a" if s["ratios"][k] is None else f"{s['ratios'][k]:.2f}")
+    failed = sorted({m for s in results["sizes"] for m in s["ratios"]["duckdb_models_failed"]})
+    lines += [
+        "",
+        "DuckDB ran the compiled SQL of "
+        + ", ".join(results["sizes"][0]["ratios"]["duckdb_models_compared"])
+        + ".",
+    ]
+    if failed:
+        lines.append("DuckDB could not run (translated Spark SQL it does not support): "
+                     + ", ".join(failed) + "; those are left out of the ratio.")  # fmt: skip
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    _chart(results, out / "benchmark.png")
+
+
+def _chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = ["bare copy", "plain PySpark", "dbt: bronze", "dbt: silver", "dbt: gold",
+              "dbt: full build", "daily run"]  # fmt: skip
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(results["sizes"])
+    for i, s in enumerate(results["sizes"]):
+        layers = s["full_build"]["layers"]
+        values = [s["bare_copy"]["seconds"], s["plain_pyspark"]["seconds"],
+                  layers.get("bronze", 0), layers.get("silver", 0), layers.get("gold", 0),
+                  s["full_build"]["seconds"], s["daily_run"]["seconds"]]  # fmt: skip
+        xs = [x + i * width for x in range(len(labels))]
+        ax.bar(xs, values, width, label=f"{s['input_rows']:,} rows")
+    ax.set_xticks([x + width * (len(results["sizes"]) - 1) / 2 for x in range(len(labels))])
+    ax.set_xticklabels(labels, rotation=20, ha="right")
+    ax.set_ylabel("seconds (wall; layers: summed node time)")
+    ax.set_title(f"ecom lakehouse benchmark, {results['machine']['cpus']} cores")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lakehouse bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="1000000,10000000",
+        help="comma-separated event counts (default: 1000000,10000000)",
+    )
+    parser.add_argument("--out", default=None, help="results folder (default docs/benchmark)")
+    args = parser.parse_args(argv)
+    project = find_project_root()
+    root = Path(os.environ.get("LAKEHOUSE_BENCH_DIR") or project / ".lakehouse-bench")
+    root.mkdir(parents=True, exist_ok=True)
+    log = root / "bench.log"
+    print(f"benchmark state and log: {root}", flush=True)
+    sizes = []
+    for rows in (int(s) for s in args.sizes.split(",")):
+        size = bench_size(rows, root, project, log)
+        size["ratios"] = _ratios(size)
+        sizes.append(size)
+        results = {"machine": machine(), "finished": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+                   "sizes": sizes}  # fmt: skip
+        write_report(results, Path(args.out) if args.out else project / "docs" / "benchmark")
+        print(json.dumps(size["ratios"], indent=2), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
