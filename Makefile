@@ -12,7 +12,8 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 .PHONY: help run test setup venv jars up down status logs build docs lint lint-sql lint-py \
-        fmt mlflow-ui lock clean stream dagster explain bench
+        fmt mlflow-ui lock clean stream dagster explain bench \
+        cluster-up cluster-down cluster-test
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -95,6 +96,20 @@ explain: up  ## print the physical plan of a model: make explain MODEL=slv_user_
 BENCH_SIZES ?= 1000000,10000000
 bench: setup  ## benchmark: full build, daily run, plain PySpark, bare copy, DuckDB (not in make test)
 	$(BIN)/python -m lakehouse.bench --sizes $(BENCH_SIZES)
+
+# A local Spark standalone cluster: a master and 2 workers (separate JVMs, loopback only); the
+# lakehouse server becomes its driver. Stop a local-mode server first (`make down`).
+MASTER_PORT ?= 7077
+cluster-up: setup  ## start a master + 2 workers and the server as their driver (then make build)
+	LAKEHOUSE_MASTER_PORT=$(MASTER_PORT) $(BIN)/lakehouse cluster up
+	LAKEHOUSE_MASTER=spark://127.0.0.1:$(MASTER_PORT) $(BIN)/lakehouse up
+
+cluster-down:  ## stop the server and the local cluster
+	$(BIN)/lakehouse down
+	LAKEHOUSE_MASTER_PORT=$(MASTER_PORT) $(BIN)/lakehouse cluster down
+
+cluster-test: setup  ## the whole DAG on a 2-worker cluster against a local build (~15 min)
+	LAKEHOUSE_CLUSTER_TEST=1 $(BIN)/pytest tests/test_cluster.py
 
 fmt: $(STAMP)  ## fix what the linters can fix
 	$(BIN)/ruff format src tests python_models

@@ -15,6 +15,9 @@ import time
 from pathlib import Path
 
 LAYERS = ("bronze", "silver")
+# Java date-pattern letters used by the project, longest first, and their strftime codes.
+JAVA_TO_STRFTIME = [("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"),
+                    ("ss", "%S"), ("X", "Z")]  # fmt: skip
 
 
 def _order(manifest: dict) -> list[dict]:
@@ -39,11 +42,37 @@ def _order(manifest: dict) -> list[dict]:
     return [nodes[uid] for uid in done]
 
 
+def _translate(sql: str) -> str:
+    """Spark SQL to DuckDB with sqlglot, plus the gaps found in this project's SQL:
+    `split(s, re, -1)` (DuckDB's regex split takes no limit; -1 means none) and
+    `try_to_timestamp(s, java_pattern)` (DuckDB: `try_strptime` with a strftime pattern; the
+    zone letter X is only ever 'Z' here, the bronze model writes it), and `unix_timestamp(ts)`
+    of a timestamp (DuckDB: `epoch`)."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="spark")
+    for node in tree.find_all(exp.RegexpSplit):
+        if node.args.get("limit") is not None:
+            node.set("limit", None)
+    for node in list(tree.find_all(exp.Anonymous)):
+        args = node.expressions
+        if node.name.lower() == "try_to_timestamp" and len(args) == 2 and args[1].is_string:
+            pattern = args[1].this
+            for java, strftime in JAVA_TO_STRFTIME:
+                pattern = pattern.replace(java, strftime)
+            converted = [args[0], exp.Literal.string(pattern)]
+            node.replace(exp.Anonymous(this="try_strptime", expressions=converted))
+    for node in list(tree.find_all(exp.StrToUnix)):  # unix_timestamp(ts): seconds of a time
+        node.replace(exp.Anonymous(this="epoch", expressions=[
+            exp.Cast(this=node.this, to=exp.DataType.build("timestamp"))]))  # fmt: skip
+    return tree.sql(dialect="duckdb")
+
+
 def run(manifest_path: Path, compiled_root: Path, landing: str, database: Path,
         seeds: dict[str, Path], threads: int = 2) -> dict:  # fmt: skip
     """Runs every compiled bronze and silver model; returns {model: seconds or error}."""
     import duckdb
-    import sqlglot
 
     manifest = json.loads(manifest_path.read_text())
     database.unlink(missing_ok=True)
@@ -72,7 +101,7 @@ def run(manifest_path: Path, compiled_root: Path, landing: str, database: Path,
         compiled = compiled_root / node["package_name"] / node["original_file_path"]
         sql = compiled.read_text()
         try:
-            translated = sqlglot.transpile(sql, read="spark", write="duckdb")[0]
+            translated = _translate(sql)
             begun = time.perf_counter()
             kind = "view" if node["config"]["materialized"] == "view" else "table"
             con.execute(f'create {kind} "{node["schema"]}"."{node["alias"]}" as {translated}')

@@ -111,6 +111,30 @@ def _cmd_profile(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cluster(settings: Settings, args: argparse.Namespace) -> int:
+    from lakehouse import cluster
+
+    if args.action == "up":
+        cs = cluster.up(settings)
+        print(f"Run the lakehouse server on it: LAKEHOUSE_MASTER={cs.master_url} lakehouse up")
+    elif args.action == "down":
+        cluster.down(settings)
+    else:
+        cs = cluster.ClusterSettings.from_settings(settings)
+        try:
+            state = cluster.master_state(cs)
+        except OSError as exc:
+            print(f"master {cs.master_url}: not answering ({exc})")
+            return 3
+        print(f"master {cs.master_url} {state['status']}, UI {cs.master_ui}")
+        for worker in state["workers"]:
+            print(f"  worker {worker['host']}:{worker['port']} {worker['state']} "
+                  f"cores {worker['coresused']}/{worker['cores']}")  # fmt: skip
+        for app in state["activeapps"]:
+            print(f"  application {app['name']} ({app['id']}) cores {app['cores']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lakehouse", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -158,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--files", type=int, help="stop after dropping this many files")
     stream.add_argument("--to", help="folder (default: LAKEHOUSE_STREAM_DIR or state/stream)")
     stream.set_defaults(func=_cmd_stream)
+    clu = sub.add_parser(
+        "cluster", help="a local Spark standalone cluster: a master and workers on loopback"
+    )
+    clu.add_argument("action", choices=["up", "down", "status"])
+    clu.set_defaults(func=_cmd_cluster)
     prof = sub.add_parser("profile", help="statistics of event files beside the published ones")
     prof.add_argument("paths", nargs="*", help="files or folders (default: the landing folder)")
     prof.add_argument("--check", action="store_true", help="exit 2 when a statistic is off")

@@ -51,6 +51,11 @@ class Settings:
     cores: int
     start_timeout: int
     landing_dir: Path
+    # Empty: the server runs Spark in local mode (local[cores]). A master URL (for example
+    # spark://127.0.0.1:7077 from `lakehouse cluster up`): the server is the driver of that
+    # cluster and its executors run on the workers.
+    master: str = ""
+    executor_memory: str = "4g"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -74,6 +79,8 @@ class Settings:
             landing_dir=Path(
                 os.environ.get("LAKEHOUSE_LANDING_DIR") or state / "landing"
             ).resolve(),
+            master=os.environ.get("LAKEHOUSE_MASTER", ""),
+            executor_memory=os.environ.get("LAKEHOUSE_EXECUTOR_MEMORY", "4g"),
         )
 
     # -- paths under the state folder ---------------------------------------------------------

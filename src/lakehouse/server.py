@@ -168,7 +168,7 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
     derby_url = f"jdbc:derby:;databaseName={s.metastore_dir};create=true"
     java_opts = f"-Dderby.system.home={s.state_dir} -Duser.timezone=UTC"
     conf = {
-        "spark.master": f"local[{s.cores}]",
+        "spark.master": s.master or f"local[{s.cores}]",
         "spark.app.name": "ecom-lakehouse",
         "spark.driver.memory": s.driver_memory,
         "spark.driver.extraJavaOptions": java_opts,
@@ -192,6 +192,9 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
     }
+    if s.master:  # the driver of a cluster: one-core executors on the workers
+        conf["spark.executor.memory"] = s.executor_memory
+        conf["spark.executor.cores"] = "1"
     cmd = [spark_submit(), "--class", THRIFT_SERVER_CLASS, "--name", "ecom-lakehouse"]
     if jars:
         # On the driver's own class path too: Thrift sessions resolve data sources through a
