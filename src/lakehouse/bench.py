@@ -115,9 +115,15 @@ def _layers(per_node: dict[str, dict]) -> dict[str, float]:
     return dict(sorted(totals.items()))
 
 
-def bench_size(rows: int, root: Path, project: Path, log: Path) -> dict:
+def bench_size(rows: int, root: Path, project: Path, log: Path, resume: bool = False) -> dict:
+    """All measurements at one size. Each finished phase is saved in `<state>/partial.json`;
+    with `resume`, phases already there are not run again (a failure late in a long run costs
+    only the failed phase)."""
     state = root / f"{rows}"
-    shutil.rmtree(state, ignore_errors=True)
+    partial = state / "partial.json"
+    result: dict = json.loads(partial.read_text()) if resume and partial.exists() else {}
+    if not result:
+        shutil.rmtree(state, ignore_errors=True)
     landing = state / "landing"
     env = {
         "LAKEHOUSE_STATE_DIR": str(state),
@@ -131,57 +137,77 @@ def bench_size(rows: int, root: Path, project: Path, log: Path) -> dict:
     }
     os.environ.update(env)
     settings = Settings.from_env()
-    result: dict = {"rows_requested": rows}
-    print(f"[bench {rows:,}] generating data into {landing}", flush=True)
-    started = time.perf_counter()
-    files = generate.generate(landing, rows=rows, start=date(2019, 10, 1),
-                              end=date(2019, 11, 30), seed=42, bad_rate=BAD_RATE,
-                              progress=False)  # fmt: skip
-    result["generate_seconds"] = time.perf_counter() - started
-    lines = sum(max(0, sum(1 for _ in f.open()) - 1) for f in files)
-    result["input_rows"] = lines
-    streaming.drop_files(settings.stream_dir, settings.stream_staging_dir, rows=rows * 3 // 61,
-                         start=date(2019, 10, 1), end=date(2019, 10, 3), seed=42, interval=0,
-                         progress=False)  # fmt: skip
+
+    def done(phase: str) -> bool:
+        if phase in result:
+            print(f"[bench {rows:,}] {phase}: kept from the earlier run", flush=True)
+        return phase in result
+
+    def save() -> None:
+        partial.write_text(json.dumps(result, indent=1) + "\n")
+
+    if not done("input_rows"):
+        result["rows_requested"] = rows
+        print(f"[bench {rows:,}] generating data into {landing}", flush=True)
+        started = time.perf_counter()
+        files = generate.generate(landing, rows=rows, start=date(2019, 10, 1),
+                                  end=date(2019, 11, 30), seed=42, bad_rate=BAD_RATE,
+                                  progress=False)  # fmt: skip
+        result["generate_seconds"] = time.perf_counter() - started
+        streaming.drop_files(settings.stream_dir, settings.stream_staging_dir,
+                             rows=rows * 3 // 61, start=date(2019, 10, 1),
+                             end=date(2019, 10, 3), seed=42, interval=0,
+                             progress=False)  # fmt: skip
+        result["input_rows"] = sum(max(0, sum(1 for _ in f.open()) - 1) for f in files)
+        save()
+    lines = result["input_rows"]
+    manifest_path = state / "dbt" / "full" / "manifest.json"
     server.up(settings)
     try:
-        pid = server.read_pid(settings)
-        manifest_path = state / "dbt" / "full" / "manifest.json"
-        print(f"[bench {rows:,}] full build", flush=True)
-        with PeakRss(pid) as jvm:
-            seconds, run_results = _dbt(["build"], project, state / "dbt" / "full", log)
+        if not done("full_build"):
+            print(f"[bench {rows:,}] full build", flush=True)
+            with PeakRss(server.read_pid(settings)) as jvm:
+                seconds, run_results = _dbt(["build"], project, state / "dbt" / "full", log)
+            per_node = _per_node(run_results, json.loads(manifest_path.read_text()))
+            result["full_build"] = {
+                "seconds": seconds,
+                "rows_per_second": lines / seconds,
+                "layers": _layers(per_node),
+                "nodes": per_node,
+                "server_peak_rss_bytes": jvm.peak,
+                "dbt_peak_rss_bytes":
+                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+            }  # fmt: skip
+            save()
+            print(f"[bench {rows:,}] full build {seconds:.0f} s", flush=True)
         manifest = json.loads(manifest_path.read_text())
-        per_node = _per_node(run_results, manifest)
-        result["full_build"] = {
-            "seconds": seconds,
-            "rows_per_second": lines / seconds,
-            "layers": _layers(per_node),
-            "nodes": per_node,
-            "server_peak_rss_bytes": jvm.peak,
-            "dbt_peak_rss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
-        }
-        print(f"[bench {rows:,}] full build {seconds:.0f} s", flush=True)
 
-        cache = {}
-        for cached in (True, False):
-            name = "cached" if cached else "uncached"
-            vars_ = json.dumps({"cache_training_data": cached})
-            _, rr = _dbt(["run", "-s", "ml_propensity_candidates", "--vars", vars_], project,
-                         state / "dbt" / f"propensity-{name}", log)  # fmt: skip
-            cache[name] = next(r["execution_time"] for r in rr["results"]
-                               if r["unique_id"].endswith(".ml_propensity_candidates"))  # fmt: skip
-        result["propensity_training_cache"] = cache
-        print(f"[bench {rows:,}] propensity training {cache}", flush=True)
+        if not done("propensity_training_cache"):
+            cache = {}
+            for cached in (True, False):
+                name = "cached" if cached else "uncached"
+                vars_ = json.dumps({"cache_training_data": cached})
+                _, rr = _dbt(["run", "-s", "ml_propensity_candidates", "--vars", vars_],
+                             project, state / "dbt" / f"propensity-{name}", log)  # fmt: skip
+                model = ".ml_propensity_candidates"
+                cache[name] = next(r["execution_time"] for r in rr["results"]
+                                   if r["unique_id"].endswith(model))  # fmt: skip
+            result["propensity_training_cache"] = cache
+            save()
+            print(f"[bench {rows:,}] propensity training {cache}", flush=True)
 
-        day = generate.generate(landing, rows=max(rows // 61, 1000), start=DAY_AFTER,
-                                end=DAY_AFTER, seed=43, progress=False)  # fmt: skip
-        vars_ = json.dumps({"run_date": DAY_AFTER.isoformat()})
-        seconds, rr = _dbt(["build", "--vars", vars_], project, state / "dbt" / "daily", log)
-        daily_nodes = _per_node(rr, manifest)
-        result["daily_run"] = {"seconds": seconds, "new_file": day[0].name,
-                               "layers": _layers(daily_nodes)}  # fmt: skip
-        print(f"[bench {rows:,}] daily run {seconds:.0f} s", flush=True)
-        day[0].unlink()  # the references read the same two months as the full build
+        # The daily run: one more day lands. It stays for the references below, which all read
+        # the same files as this run (compiled SQL with the same run date).
+        daily_vars = json.dumps({"run_date": DAY_AFTER.isoformat()})
+        if not done("daily_run"):
+            day = generate.generate(landing, rows=max(rows // 61, 1000), start=DAY_AFTER,
+                                    end=DAY_AFTER, seed=43, progress=False)  # fmt: skip
+            seconds, rr = _dbt(["build", "--vars", daily_vars], project,
+                               state / "dbt" / "daily", log)  # fmt: skip
+            result["daily_run"] = {"seconds": seconds, "new_file": day[0].name,
+                                   "layers": _layers(_per_node(rr, manifest))}  # fmt: skip
+            save()
+            print(f"[bench {rows:,}] daily run {seconds:.0f} s", flush=True)
 
         from pyspark.sql import SparkSession
 
@@ -195,21 +221,27 @@ def bench_size(rows: int, root: Path, project: Path, log: Path) -> dict:
                 and n["fqn"][1] in bench_duckdb.LAYERS
                 and n["config"]["materialized"] in ("table", "incremental")
             }  # fmt: skip
-            print(f"[bench {rows:,}] bare copy", flush=True)
-            result["bare_copy"] = bench_plain.bare_copy(spark, str(landing), scratch)
-            print(f"[bench {rows:,}] plain PySpark", flush=True)
-            result["plain_pyspark"] = bench_plain.plain_pyspark(spark, str(landing), scratch)
+            if not done("bare_copy"):
+                print(f"[bench {rows:,}] bare copy", flush=True)
+                result["bare_copy"] = bench_plain.bare_copy(spark, str(landing), scratch)
+                save()
+            if not done("plain_pyspark"):
+                print(f"[bench {rows:,}] plain PySpark", flush=True)
+                result["plain_pyspark"] = bench_plain.plain_pyspark(spark, str(landing), scratch)
+                save()
         finally:
             spark.stop()
 
-        print(f"[bench {rows:,}] DuckDB on the compiled bronze and silver SQL", flush=True)
-        compiled = state / "dbt" / "compiled"
-        _dbt(["compile", "--full-refresh", "-s", "models/bronze", "models/silver"], project,
-             compiled, log)  # fmt: skip
-        seeds = {p.stem: p for p in (project / "seeds").glob("*.csv")}
-        duck = bench_duckdb.run(compiled / "manifest.json", compiled / "compiled",
-                                str(landing), state / "duckdb.db", seeds)  # fmt: skip
-        result["duckdb"] = duck
+        if not done("duckdb"):
+            print(f"[bench {rows:,}] DuckDB on the compiled bronze and silver SQL", flush=True)
+            compiled = state / "dbt" / "compiled"
+            _dbt(["compile", "--full-refresh", "--vars", daily_vars, "-s", "models/bronze",
+                  "models/silver"], project, compiled, log)  # fmt: skip
+            seeds = {p.stem: p for p in (project / "seeds").glob("*.csv")}
+            result["duckdb"] = bench_duckdb.run(compiled / "manifest.json",
+                                                compiled / "compiled", str(landing),
+                                                state / "duckdb.db", seeds)  # fmt: skip
+            save()
     finally:
         server.down(settings)
     return result
@@ -279,9 +311,13 @@ def write_report(results: dict, out: Path) -> None:
             lambda s, la=layer: f"{s['full_build']['layers'].get(la, 0):.0f}")  # fmt: skip
     row("input rows per second (full build)",
         lambda s: f"{s['full_build']['rows_per_second']:,.0f}")  # fmt: skip
+
+    def gib(value) -> str:
+        return "not recorded" if value is None else f"{value / 2**30:.2f}"
+
     row("peak RSS server JVM / dbt (GiB)", lambda s: (
-        f"{s['full_build']['server_peak_rss_bytes'] / 2**30:.1f} / "
-        f"{s['full_build']['dbt_peak_rss_bytes'] / 2**30:.2f}"))  # fmt: skip
+        f"{gib(s['full_build']['server_peak_rss_bytes'])} / "
+        f"{gib(s['full_build']['dbt_peak_rss_bytes'])}"))  # fmt: skip
     row("daily run, one new day (s)", lambda s: f"{s['daily_run']['seconds']:.0f}")
     row("plain PySpark script (s)", lambda s: f"{s['plain_pyspark']['seconds']:.0f}")
     row("bare CSV-to-Delta copy (s)", lambda s: f"{s['bare_copy']['seconds']:.0f}")
@@ -350,6 +386,11 @@ def main(argv: list[str] | None = None) -> int:
         default="1000000,10000000",
         help="comma-separated event counts (default: 1000000,10000000)",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the phases an interrupted run finished (state/partial.json)",
+    )
     parser.add_argument("--out", default=None, help="results folder (default docs/benchmark)")
     args = parser.parse_args(argv)
     project = find_project_root()
@@ -359,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"benchmark state and log: {root}", flush=True)
     sizes = []
     for rows in (int(s) for s in args.sizes.split(",")):
-        size = bench_size(rows, root, project, log)
+        size = bench_size(rows, root, project, log, resume=args.resume)
         size["ratios"] = _ratios(size)
         sizes.append(size)
         results = {"machine": machine(), "finished": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",

@@ -61,8 +61,15 @@ def plain_pyspark(spark, landing: str, scratch: Path) -> dict:
     events = (
         spark.read.format("delta").load(str(root / "bronze"))
         .dropDuplicates()
-        .dropna(subset=["user_id", "product_id", "event_time"])
-        .withColumn("event_date", F.to_date("event_time"))
+        # The notebooks' `to_date(event_time)` stops the whole job under ANSI mode (Spark 4's
+        # default) at the first malformed time in the files; this reference tolerates bad values
+        # with try_casts (inference makes a column text when one of its values is bad).
+        .withColumn("event_date", F.expr("try_cast(substr(event_time, 1, 10) as date)"))
+        .withColumn("product_id", F.expr("try_cast(product_id as bigint)"))
+        .withColumn("category_id", F.expr("try_cast(category_id as bigint)"))
+        .withColumn("user_id", F.expr("try_cast(user_id as bigint)"))
+        .withColumn("price", F.expr("try_cast(price as double)"))
+        .dropna(subset=["user_id", "product_id", "event_date"])
     )  # fmt: skip
     october = events.where(F.col("event_date").between("2019-10-01", "2019-10-31"))
     is_type = {t: F.when(F.col("event_type") == t, 1).otherwise(0) for t in

@@ -1,0 +1,65 @@
+"""The benchmark's pieces that need no server: the Spark-to-DuckDB translation of this project's
+SQL, and the attribution of node times to layers. (The benchmark itself runs with `make bench`;
+its timings are written down, never asserted.)"""
+
+from __future__ import annotations
+
+import duckdb
+
+from lakehouse import bench, bench_duckdb
+
+
+def _duck(sql: str):
+    return duckdb.sql(bench_duckdb._translate(sql)).fetchall()
+
+
+def test_split_with_a_limit_of_minus_one_keeps_every_field():
+    assert _duck("select size(split('a,b,,c', ',', -1)) as n") == [(4,)]
+
+
+def test_try_to_timestamp_with_a_java_pattern():
+    sql = (
+        "select try_to_timestamp(regexp_replace('2019-10-01 00:00:05 UTC', ' UTC$', 'Z'), "
+        "'yyyy-MM-dd HH:mm:ssX') as ok, "
+        "try_to_timestamp('2019-10-0x 00:00:05Z', 'yyyy-MM-dd HH:mm:ssX') as bad"
+    )
+    (ok, bad), = _duck(sql)  # fmt: skip
+    assert str(ok) == "2019-10-01 00:00:05" and bad is None
+
+
+def test_unix_timestamp_of_a_timestamp_is_its_epoch_seconds():
+    sql = (
+        "select unix_timestamp(timestamp'2019-10-01 00:01:40') "
+        "- unix_timestamp(timestamp'2019-10-01 00:00:00') as s"
+    )
+    assert _duck(sql) == [(100,)]
+
+
+def test_node_times_are_summed_per_layer_tests_with_their_model():
+    manifest = {
+        "nodes": {
+            "model.p.brz_a": {
+                "resource_type": "model",
+                "name": "brz_a",
+                "fqn": ["p", "bronze", "brz_a"],
+            },
+            "model.p.slv_b": {
+                "resource_type": "model",
+                "name": "slv_b",
+                "fqn": ["p", "silver", "slv_b"],
+            },
+            "seed.p.w": {"resource_type": "seed", "fqn": ["p", "w"]},
+            "test.p.unique_b": {
+                "resource_type": "test",
+                "fqn": ["p", "unique_b"],
+                "depends_on": {"nodes": ["model.p.slv_b"]},
+            },  # fmt: skip
+        }
+    }
+    results = {"results": [
+        {"unique_id": uid, "execution_time": t, "status": "success"}
+        for uid, t in [("model.p.brz_a", 2.0), ("model.p.slv_b", 3.0), ("seed.p.w", 1.0),
+                       ("test.p.unique_b", 0.5), ("unit_test.p.slv_b.formula", 0.25)]
+    ]}  # fmt: skip
+    layers = bench._layers(bench._per_node(results, manifest))
+    assert layers == {"bronze": 2.0, "seeds": 1.0, "silver": 3.75}
