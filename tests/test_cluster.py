@@ -51,7 +51,9 @@ def _checksums(connect_url: str, tables: list[str]) -> dict[str, tuple[int, int]
                 for f in df.schema.fields
                 if f.name not in VOLATILE
             ]  # fmt: skip
-            row = df.select(F.count("*").alias("n"), F.sum(F.xxhash64(*cols)).alias("h")).first()
+            # a sum of 64-bit hashes overflows bigint (an error under ANSI): sum as decimal
+            digest = F.sum(F.xxhash64(*cols).cast("decimal(38,0)")).alias("h")
+            row = df.select(F.count("*").alias("n"), digest).first()
             out[table] = (row.n, row.h)
         return out
     finally:
