@@ -7,6 +7,7 @@ Two full builds and a cluster start take about 15 minutes, so this module runs w
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -66,8 +67,6 @@ def _build(tmp_path, name: str):
 
 def test_the_cluster_build_equals_the_local_build(lakehouse, settings, tmp_path, monkeypatch):
     local = _build(tmp_path, "local")
-    import json
-
     manifest = json.loads((tmp_path / "local" / "target" / "manifest.json").read_text())
     tables = _gold_tables(manifest)
     local_sums = _checksums(settings.connect_url, tables)

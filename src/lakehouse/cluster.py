@@ -69,12 +69,12 @@ def _spawn(cs: ClusterSettings, name: str, args: list[str]) -> int:
     env["SPARK_LOCAL_IP"] = cs.host  # every RPC, block manager and UI port on loopback
     env["SPARK_DAEMON_MEMORY"] = env.get("SPARK_DAEMON_MEMORY", "512m")
     env["SPARK_WORKER_DIR"] = str(cs.folder / "work")
-    log = (cs.folder / f"{name}.log").open("ab")
-    proc = subprocess.Popen(
-        [str(spark_home() / "bin" / "spark-class"), *args],
-        env=env, cwd=cs.folder, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
+    with (cs.folder / f"{name}.log").open("ab") as log:  # the child keeps its own copy
+        proc = subprocess.Popen(
+            [str(spark_home() / "bin" / "spark-class"), *args],
+            env=env, cwd=cs.folder, stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     return proc.pid
 
 
