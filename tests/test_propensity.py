@@ -7,6 +7,7 @@ MLflow SQLite store in the test state folder.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -125,7 +126,7 @@ def test_a_better_model_replaces_a_worse_champion(project_build, spark, mlflow_c
     inverted = data.withColumn("label", (1 - F.col("label")).cast("double"))
     model = propensity.estimator("logistic_regression", {}, seed=1).fit(inverted)
     with mlflow.start_run(run_name="inverted labels (test)") as run:
-        tracking.log_spark_model(model, settings)
+        tracking.log_spark_model(model)
     propensity.release(model)
     bad = tracking.register(MODEL, run.info.run_id, {"algorithm": "logistic_regression"})
     tracking.promote(MODEL, bad.version)
@@ -160,8 +161,18 @@ def test_scoring_alone_after_a_restart_uses_the_registered_champion(
         fresh.stop()
 
 
-def test_loaded_model_copies_do_not_pile_up(project_build, settings):
-    """Scoring downloads the champion into model_dir; the copy is removed once loaded."""
-    loaded = settings.model_dir / "loaded"
-    leftovers = [p for p in loaded.rglob("*") if p.is_file()] if loaded.exists() else []
-    assert leftovers == []
+def test_models_live_only_in_the_mlflow_artifact_store(project_build, settings, mlflow_client):
+    """The server writes the champion straight into its run's artifacts (no copy through the
+    dbt machine's disk): the registered source is under the artifact root and holds the saved
+    Spark model, and no other model folder exists in the state folder."""
+    from urllib.parse import urlparse
+
+    champion = mlflow_client.get_model_version_by_alias(MODEL, "champion")
+    source = mlflow_client.get_model_version_download_uri(MODEL, champion.version)
+    assert source.startswith(settings.artifact_root + "/"), source
+    saved = Path(urlparse(source).path)
+    metadata = json.loads(next((saved / "metadata").glob("part-*")).read_text().splitlines()[0])
+    assert metadata["class"].endswith(
+        ("LogisticRegressionModel", "RandomForestClassificationModel")
+    )
+    assert not (settings.state_dir / "models").exists()

@@ -27,7 +27,7 @@ def model(dbt, session):
     run_id = evaluation.select("mlflow_run_id").first()[0]
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metric("final_training_seconds", seconds)
-        tracking.log_spark_model(als, settings)
+        tracking.log_spark_model(als)
     version = tracking.register(model_name, run_id, {"algorithm": "als"}, "Product recommender")
     users = interactions.select("user_id").distinct()
     popular = recommend.popular_products(interactions, limit=100)

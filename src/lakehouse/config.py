@@ -9,7 +9,7 @@ in the README and the `Settings` fields below are the whole list.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DELTA_VERSION = "4.4.0"
@@ -56,6 +56,10 @@ class Settings:
     # cluster and its executors run on the workers.
     master: str = ""
     executor_memory: str = "4g"
+    # A pre-shared token that every Spark Connect client must present (LAKEHOUSE_CONNECT_TOKEN;
+    # empty: none). The server has no TLS, and a client sends a token without TLS only to
+    # `localhost`, so with a token the local clients connect to localhost.
+    connect_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,6 +85,7 @@ class Settings:
             ).resolve(),
             master=os.environ.get("LAKEHOUSE_MASTER", ""),
             executor_memory=os.environ.get("LAKEHOUSE_EXECUTOR_MEMORY", "4g"),
+            connect_token=os.environ.get("LAKEHOUSE_CONNECT_TOKEN", ""),
         )
 
     # -- paths under the state folder ---------------------------------------------------------
@@ -129,15 +134,26 @@ class Settings:
         return self.mlflow_dir / "artifacts"
 
     @property
-    def model_dir(self) -> Path:
-        """Where the Spark server saves fitted models before MLflow copies them into a run, and
-        where registered models are downloaded for loading: it must be a path that the server
-        and the dbt process both reach (LAKEHOUSE_MODEL_DIR on a cluster)."""
-        return Path(os.environ.get("LAKEHOUSE_MODEL_DIR") or self.state_dir / "models")
+    def artifact_root(self) -> str:
+        """Where new MLflow experiments keep their artifacts, fitted Spark models included
+        (LAKEHOUSE_ARTIFACT_ROOT). The Spark server writes and reads the models there itself, so
+        on a cluster it must be storage that the driver, every executor and the dbt process
+        reach, e.g. `s3://bucket/mlflow`; the default is a folder in the state folder."""
+        return os.environ.get("LAKEHOUSE_ARTIFACT_ROOT") or self.mlflow_artifacts_dir.as_uri()
 
     @property
     def connect_url(self) -> str:
+        """The Spark Connect URL for clients, with the token when one is set (a secret: print
+        `connect_address` instead)."""
+        if self.connect_token:
+            return f"sc://localhost:{self.connect_port}/;token={self.connect_token}"
         return f"sc://{self.host}:{self.connect_port}"
+
+    @property
+    def connect_address(self) -> str:
+        """The Spark Connect endpoint for messages: never the token itself."""
+        suffix = " (token required)" if self.connect_token else ""
+        return f"sc://{self.host}:{self.connect_port}{suffix}"
 
     @property
     def ports(self) -> dict[str, int]:

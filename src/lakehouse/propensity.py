@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +37,11 @@ FEATURES = [
 ALGORITHMS = ("logistic_regression", "random_forest")
 VALIDATION_FOLD = 5  # users with split_bucket % 5 == 0 validate the grid
 GATE_METRIC = "test_auc_pr"
+# The training data's layout before any fit: a fixed number of partitions by user, sorted.
+# RandomForest draws its bootstrap samples and split candidates per partition, so without a
+# fixed layout the same rows in another order (another run's file layout, another cluster) grow
+# another forest; with it, the same data and seed give the same models anywhere.
+TRAINING_PARTITIONS = 4
 
 
 @dataclass
@@ -210,16 +214,19 @@ def train(spark, training_set, training_table: str, config: dict, settings: Sett
     seed = int(config.get("seed", 42))
     tracking.configure(settings, experiment)
 
-    data = assemble(training_set).select("user_id", "split", "split_bucket", "label",
-                                         "class_weight", "features")  # fmt: skip
+    data = (
+        assemble(training_set)
+        .select("user_id", "split", "split_bucket", "label", "class_weight", "features")
+        .repartition(TRAINING_PARTITIONS, "user_id")
+        .sortWithinPartitions("user_id")
+    )
     # Every fit and evaluation below reads `data`: cache it once instead of re-reading and
     # re-assembling the table 7 times (the benchmark measures both).
     cached = _as_bool(config.get("cache_training_data", True))
     if cached:
         data = data.persist()
     try:
-        return _search(spark, data, training_table, config, settings, experiment, model_name,
-                       seed)  # fmt: skip
+        return _search(spark, data, training_table, config, experiment, model_name, seed)
     finally:
         if cached:
             data.unpersist()
@@ -229,7 +236,7 @@ def _as_bool(value) -> bool:
     return str(value).strip().lower() not in ("false", "0", "no", "off", "")
 
 
-def _search(spark, data, training_table, config, settings, experiment, model_name, seed):
+def _search(spark, data, training_table, config, experiment, model_name, seed):
     """The grid search, refits, baseline and gate of `train`, over the assembled data."""
     import mlflow
     from pyspark.sql import functions as F
@@ -272,7 +279,7 @@ def _search(spark, data, training_table, config, settings, experiment, model_nam
                 mlflow.log_metrics({**found, "training_seconds": seconds})
                 log_curves(labels, probs, f"{algorithm} (test)")
                 log_importances(model, algorithm)
-                tracking.log_spark_model(model, settings)
+                tracking.log_spark_model(model)
                 release(model)
             final = Candidate(algorithm, "final", best.params, found, seconds, run.info.run_id)
             candidates.append(final)
@@ -280,7 +287,8 @@ def _search(spark, data, training_table, config, settings, experiment, model_nam
 
         # The constant baseline: every test user gets the training split's positive rate.
         with mlflow.start_run(run_name="constant baseline", nested=True) as run:
-            rate = train_all.agg(F.avg("label")).first()[0] or 0.0
+            # rounded: the last digits of a distributed average depend on the merge order
+            rate = round(train_all.agg(F.avg("label")).first()[0] or 0.0, 12)
             labels = test.select("label").toPandas()["label"].to_numpy()
             found = metrics(labels, [rate] * len(labels), "test")
             mlflow.set_tags({**data_tags, "algorithm": "constant", "stage": "baseline"})
@@ -290,13 +298,13 @@ def _search(spark, data, training_table, config, settings, experiment, model_nam
                                     0.0, run.info.run_id))  # fmt: skip
 
         winner = max(finalists, key=lambda c: c.metrics.get("validation_auc_pr", -1.0))
-        gate(spark, test, winner, model_name, data_tags, settings)
+        gate(spark, test, winner, model_name, data_tags)
         mlflow.set_tags({"winner": winner.algorithm, "gate_decision": winner.gate_decision})
         mlflow.log_metrics({f"winner_{k}": v for k, v in winner.metrics.items()})
     return [c.row() for c in candidates]
 
 
-def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict, settings) -> None:
+def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict) -> None:
     """Registers the winner and moves the champion alias to it only if it beats the current
     champion's test AUC-PR on this test split; records the decision on the candidate."""
     from mlflow import MlflowClient
@@ -314,7 +322,7 @@ def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict, setti
         decision = f"promoted: no champion yet; {GATE_METRIC} {new_score:.4f}"
         promote = True
     else:
-        old_score = champion_score(spark, test, model_name, current, settings)
+        old_score = champion_score(spark, test, model_name, current)
         promote = new_score > old_score
         verdict = "promoted" if promote else "kept champion"
         decision = (f"{verdict}: v{version.version} {GATE_METRIC} {new_score:.4f} vs champion "
@@ -330,11 +338,11 @@ def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict, setti
     print(f"[propensity] {model_name}: {decision}")
 
 
-def champion_score(spark, test, model_name: str, current, settings) -> float:
+def champion_score(spark, test, model_name: str, current) -> float:
     """The current champion's AUC-PR on this test split; -1 when it cannot score it (for
     example, it was trained on other feature columns), so any new model beats it."""
     try:
-        model, _ = load(model_name, f"models:/{model_name}@{tracking.CHAMPION}", settings)
+        model, _ = load(model_name, f"models:/{model_name}@{tracking.CHAMPION}")
         labels, probs = scores(positive_probability(model, test))
         release(model)
         return metrics(labels, probs, "test").get(GATE_METRIC, -1.0)
@@ -343,7 +351,7 @@ def champion_score(spark, test, model_name: str, current, settings) -> float:
         return -1.0
 
 
-def load(model_name: str, uri: str, settings: Settings):
+def load(model_name: str, uri: str):
     """Loads a registered version (`models:/<name>@champion` or `models:/<name>/<version>`)
     on the server; returns (model, the registry's ModelVersion)."""
     from mlflow import MlflowClient
@@ -355,12 +363,8 @@ def load(model_name: str, uri: str, settings: Settings):
     else:
         version = client.get_model_version(model_name, ref)
     algorithm = version.tags["algorithm"]
-    path = tracking.download(f"models:/{model_name}/{version.version}", settings)
-    try:
-        # LR and RF models are read into the server's memory by load(): the copy can go.
-        return model_class(algorithm).load(str(path)), version
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+    location = tracking.model_location(model_name, version.version)
+    return model_class(algorithm).load(location), version
 
 
 def score(spark, users, config: dict, settings: Settings):
@@ -371,7 +375,7 @@ def score(spark, users, config: dict, settings: Settings):
 
     tracking.configure(settings, config["experiment"])
     model_name = config["registered_model_name"]
-    model, version = load(model_name, f"models:/{model_name}@{tracking.CHAMPION}", settings)
+    model, version = load(model_name, f"models:/{model_name}@{tracking.CHAMPION}")
     threshold = float(config.get("threshold", 0.5))
     by_probability = Window.orderBy(F.desc("purchase_probability"), F.asc("user_id"))
     scored = (

@@ -1,19 +1,17 @@
 """MLflow for the pipeline: where runs, artifacts and registered models live, and the registry.
 
-A SQLite store and an artifact folder under the state folder (or MLFLOW_TRACKING_URI), one
-experiment per pipeline. Spark models cannot go through `mlflow.spark` from a Spark Connect
-client (it needs Py4J), so a fitted model is saved by the server into `Settings.model_dir`,
-that folder is logged as the run's `spark_model` artifacts, and the registered version points
-at those artifacts. Loading a version downloads them back into `model_dir`, where the server
-can read them. The champion is the registered version holding the alias `champion`.
+A SQLite store and an artifact folder under the state folder (or MLFLOW_TRACKING_URI and
+LAKEHOUSE_ARTIFACT_ROOT), one experiment per pipeline. Spark models cannot go through
+`mlflow.spark` from a Spark Connect client (it needs Py4J), so the server saves a fitted model
+straight into the active run's artifact location, as its `spark_model` artifacts, and the
+registered version points there; loading a version has the server read that location. Model
+files never pass through the dbt machine's disk, so the same code works when the server is a
+cluster's driver. The champion is the registered version holding the alias `champion`.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
-from pathlib import Path
 
 from lakehouse.config import Settings
 
@@ -25,7 +23,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 def configure(settings: Settings, experiment: str) -> str:
     """Point MLflow at the project's store and select `experiment` (created on first use with
-    its artifacts under the state folder); returns the experiment id."""
+    its artifacts under `Settings.artifact_root`); returns the experiment id."""
     import mlflow
 
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
@@ -33,7 +31,7 @@ def configure(settings: Settings, experiment: str) -> str:
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)
     found = mlflow.get_experiment_by_name(experiment)
     if found is None:
-        location = (settings.mlflow_artifacts_dir / experiment).as_uri()
+        location = f"{settings.artifact_root.rstrip('/')}/{experiment}"
         experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
     else:
         experiment_id = found.experiment_id
@@ -41,22 +39,27 @@ def configure(settings: Settings, experiment: str) -> str:
     return experiment_id
 
 
-def scratch_dir(settings: Settings, kind: str) -> Path:
-    """A new empty folder under model_dir for one save or download."""
-    path = settings.model_dir / kind / uuid.uuid4().hex
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
+def spark_location(artifact_uri: str) -> str:
+    """The artifact URI as a path the Spark server can write and read. A proxied location
+    (`mlflow-artifacts:`, served by a tracking server) is only reachable through MLflow's own
+    client, so it is refused with what to set instead."""
+    if artifact_uri.startswith(("mlflow-artifacts:", "http:", "https:", "runs:", "models:")):
+        raise ValueError(
+            f"MLflow artifact location {artifact_uri} is not storage the Spark server can write "
+            "to. Run the tracking server with a direct artifact root (--default-artifact-root "
+            "s3://... --no-serve-artifacts) or set LAKEHOUSE_ARTIFACT_ROOT for new experiments."
+        )
+    return artifact_uri
 
 
-def log_spark_model(model, settings: Settings) -> None:
-    """Save a fitted pyspark.ml model on the server and log the folder as the active run's
-    `spark_model` artifacts (the server-side copy is removed afterwards)."""
+def log_spark_model(model) -> str:
+    """Has the server save a fitted pyspark.ml model as the active run's `spark_model`
+    artifacts; returns where it went."""
     import mlflow
 
-    path = scratch_dir(settings, "saved")
-    model.write().overwrite().save(str(path))
-    mlflow.log_artifacts(str(path), artifact_path=MODEL_ARTIFACT)
-    shutil.rmtree(path, ignore_errors=True)
+    location = spark_location(f"{mlflow.get_artifact_uri()}/{MODEL_ARTIFACT}")
+    model.write().overwrite().save(location)
+    return location
 
 
 def register(name: str, run_id: str, tags: dict[str, str], description: str = ""):
@@ -88,10 +91,8 @@ def promote(name: str, version: str) -> None:
     MlflowClient().set_registered_model_alias(name, CHAMPION, version)
 
 
-def download(uri: str, settings: Settings) -> Path:
-    """Download a registered model's artifacts (`models:/<name>@champion`) into a new folder
-    under model_dir; the caller removes it once the server has loaded the model."""
-    import mlflow
+def model_location(name: str, version: str) -> str:
+    """Where a registered version's Spark model lives, as a path for the server's `load`."""
+    from mlflow import MlflowClient
 
-    path = scratch_dir(settings, "loaded")
-    return Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(path)))
+    return spark_location(MlflowClient().get_model_version_download_uri(name, version))
