@@ -144,3 +144,25 @@ def test_settings_defaults_are_loopback_and_sized_for_this_machine(monkeypatch):
     assert (s.host, s.thrift_port, s.connect_port, s.ui_port) == ("127.0.0.1", 10000, 15002, 4040)
     assert s.cores == 2 and s.driver_memory == "10g"
     assert s.state_dir == (Path(__file__).resolve().parents[1] / ".lakehouse")
+
+
+def test_a_connect_token_reaches_the_server_and_never_a_message(monkeypatch):
+    """With LAKEHOUSE_CONNECT_TOKEN the JVM gets Spark Connect's token variable (not a --conf,
+    which `ps` shows), clients get it in their URL to localhost, and what is printed or logged
+    (status lines, `dbt debug`, the repr) shows no token."""
+    from dbt.adapters.sparkconnect.connections import mask_token
+
+    monkeypatch.setenv("LAKEHOUSE_CONNECT_TOKEN", "s3cret-token")
+    s = Settings.from_env()
+    assert s.connect_url == f"sc://localhost:{s.connect_port}/;token=s3cret-token"
+    assert server.server_env(s)["SPARK_CONNECT_AUTHENTICATE_TOKEN"] == "s3cret-token"
+    assert not any("s3cret-token" in part for part in server.build_command(s, []))
+    assert "s3cret-token" not in repr(s) and "s3cret-token" not in s.connect_address
+    assert mask_token(s.connect_url + ";use_ssl=false") == (
+        f"sc://localhost:{s.connect_port}/;token=***;use_ssl=false"
+    )
+    monkeypatch.delenv("LAKEHOUSE_CONNECT_TOKEN")
+    monkeypatch.delenv("SPARK_CONNECT_AUTHENTICATE_TOKEN", raising=False)
+    plain = Settings.from_env()
+    assert plain.connect_url == f"sc://{plain.host}:{plain.connect_port}"
+    assert "SPARK_CONNECT_AUTHENTICATE_TOKEN" not in server.server_env(plain)

@@ -57,7 +57,7 @@ def _cmd_where(settings: Settings, args: argparse.Namespace) -> int:
         f"  Spark UI (plans):    http://{s.host}:{s.ui_port}\n"
         f"  MLflow UI:           make mlflow-ui   (store: {s.mlflow_dir})\n"
         f"  Thrift (SQL):        {s.host}:{s.thrift_port}   (any HiveServer2 client)\n"
-        f"  Spark Connect:       {s.connect_url}   e.g. SparkSession.builder.remote(...)\n"
+        f"  Spark Connect:       {s.connect_address}   e.g. SparkSession.builder.remote(...)\n"
         f"  Server log:          {s.server_log}"
     )
     return 0

@@ -214,6 +214,8 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
 def server_env(settings: Settings) -> dict[str, str]:
     env = spark_env()
     env["SPARK_LOCAL_IP"] = settings.host  # driver RPC and block manager on loopback too
+    if settings.connect_token:  # read by Spark Connect; an environment variable stays out of ps
+        env["SPARK_CONNECT_AUTHENTICATE_TOKEN"] = settings.connect_token
     return env
 
 
@@ -236,7 +238,7 @@ def status(settings: Settings) -> tuple[int | None, list[EndpointStatus]]:
     s = settings
     probes = [
         ("thrift", f"{s.host}:{s.thrift_port}", lambda: query_thrift(s)),
-        ("connect", s.connect_url, lambda: query_connect(s)),
+        ("connect", s.connect_address, lambda: query_connect(s)),
         ("ui", f"http://{s.host}:{s.ui_port}", lambda: query_ui(s)),
     ]
     result = []
@@ -318,7 +320,7 @@ def up(settings: Settings, echo=print) -> int:
         raise
     echo(
         f"Lakehouse server up (pid {proc.pid}): thrift {settings.host}:{settings.thrift_port}, "
-        f"connect {settings.connect_url}, Spark UI http://{settings.host}:{settings.ui_port}"
+        f"connect {settings.connect_address}, Spark UI http://{settings.host}:{settings.ui_port}"
     )
     return proc.pid
 

@@ -7,6 +7,7 @@ SQL connection is dbt-spark's own; only the adapter type differs.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from dbt.adapters.contracts.connection import Connection
@@ -32,6 +33,16 @@ class SparkConnectCredentials(SparkCredentials):
 
     def _connection_keys(self) -> tuple[str, ...]:
         return (*super()._connection_keys(), "connect_url")
+
+    def connection_info(self, *, with_aliases: bool = False):
+        """What `dbt debug` prints: the Spark Connect token is masked."""
+        for key, value in super().connection_info(with_aliases=with_aliases):
+            yield key, mask_token(value) if key == "connect_url" else value
+
+
+def mask_token(url: str) -> str:
+    """`sc://host:port/;token=secret;...` with the token's value replaced by `***`."""
+    return re.sub(r"(;token=)[^;]*", r"\1***", url or "")
 
 
 class SparkConnectConnectionManager(SparkConnectionManager):

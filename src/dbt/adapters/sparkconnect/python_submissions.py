@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dbt.adapters.base import PythonJobHelper
+from dbt.adapters.sparkconnect.connections import mask_token
 from dbt_common.exceptions import DbtRuntimeError
 
 _sessions: dict[str, Any] = {}
@@ -49,7 +50,7 @@ def connect_session(url: str):
                 session.sql("select 1").collect()
             except Exception as exc:
                 raise DbtRuntimeError(
-                    f"Cannot reach Spark Connect at {url}: {exc}. Is the server up "
+                    f"Cannot reach Spark Connect at {mask_token(url)}: {exc}. Is the server up "
                     "(`make up`), and is `connect_url` in profiles.yml right?"
                 ) from exc
             _sessions[url] = session
