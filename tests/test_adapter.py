@@ -44,3 +44,32 @@ def test_unreachable_connect_url_is_a_clear_error(lakehouse, tmp_path, monkeypat
     proc = run_dbt(["run", "-s", "fx_numbers_incremental"], FIXTURE, tmp_path, check=False)
     assert proc.returncode != 0
     assert f"Cannot reach Spark Connect at sc://127.0.0.1:{closed_port}" in proc.output
+
+
+def _render_profile(target: str, env: dict[str, str]) -> dict:
+    """The project's profiles.yml target rendered by dbt's own renderer with `env` only."""
+    import yaml
+    from dbt.config.renderer import ProfileRenderer
+    from dbt_common.context import set_invocation_context
+
+    set_invocation_context(env)
+    raw = yaml.safe_load((Path(__file__).resolve().parents[1] / "profiles.yml").read_text())
+    return ProfileRenderer({}).render_data(raw["ecom_lakehouse"]["outputs"][target])
+
+
+def test_profile_targets_render_what_the_connections_need():
+    """The `cluster` target leaves the Thrift password unset unless one is given (PyHive
+    refuses any password without LDAP or CUSTOM auth), and both targets put a Connect token
+    into the URL only when one is set."""
+    cluster = {"SPARK_THRIFT_HOST": "thrift.internal", "SPARK_CONNECT_HOST": "connect.internal"}
+    plain = _render_profile("cluster", cluster)
+    assert plain["password"] is None and plain["auth"] == "NONE"
+    assert plain["connect_url"] == "sc://connect.internal:15002/;use_ssl=false"
+    secured = _render_profile("cluster", {**cluster, "SPARK_THRIFT_PASSWORD": "pw",
+                                          "SPARK_THRIFT_AUTH": "LDAP", "SPARK_CONNECT_TOKEN": "t0k",
+                                          "SPARK_CONNECT_USE_SSL": "true"})  # fmt: skip
+    assert (secured["password"], secured["auth"]) == ("pw", "LDAP")
+    assert secured["connect_url"] == "sc://connect.internal:15002/;use_ssl=true;token=t0k"
+    assert _render_profile("dev", {})["connect_url"] == "sc://127.0.0.1:15002"
+    dev = _render_profile("dev", {"LAKEHOUSE_CONNECT_TOKEN": "t0k", "LAKEHOUSE_CONNECT_PORT": "1"})
+    assert dev["connect_url"] == "sc://localhost:1/;token=t0k"
