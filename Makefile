@@ -108,8 +108,12 @@ cluster-down:  ## stop the server and the local cluster
 	$(BIN)/lakehouse down
 	LAKEHOUSE_MASTER_PORT=$(MASTER_PORT) $(BIN)/lakehouse cluster down
 
+# CLUSTER_ROWS=1000000 compares the two builds at the default size (about 30 min) instead of on
+# the test session's 60,000 events.
+CLUSTER_ROWS ?=
 cluster-test: setup  ## the whole DAG on a 2-worker cluster against a local build (~15 min)
-	LAKEHOUSE_CLUSTER_TEST=1 $(BIN)/pytest tests/test_cluster.py
+	LAKEHOUSE_CLUSTER_TEST=1 LAKEHOUSE_CLUSTER_TEST_ROWS=$(CLUSTER_ROWS) \
+		$(BIN)/pytest -s tests/test_cluster.py
 
 fmt: $(STAMP)  ## fix what the linters can fix
 	$(BIN)/ruff format src tests python_models
