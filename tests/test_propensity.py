@@ -176,3 +176,12 @@ def test_models_live_only_in_the_mlflow_artifact_store(project_build, settings, 
         ("LogisticRegressionModel", "RandomForestClassificationModel")
     )
     assert not (settings.state_dir / "models").exists()
+
+
+def test_an_artifact_location_spark_cannot_write_is_refused_with_advice():
+    """A tracking server's proxied artifacts (`mlflow-artifacts:`) are reachable only through
+    MLflow's client; the server cannot save a model there, so it is refused with what to set."""
+    with pytest.raises(ValueError, match="LAKEHOUSE_ARTIFACT_ROOT"):
+        tracking.spark_location("mlflow-artifacts:/1/abc/artifacts/spark_model")
+    for usable in ("file:///tmp/mlflow/1/abc/artifacts/spark_model", "s3://bucket/mlflow/x"):
+        assert tracking.spark_location(usable) == usable
