@@ -14,12 +14,11 @@ import os
 import secrets
 import subprocess
 import time
-from datetime import date
 
 import pytest
 
 from conftest import BIN_DIR, PROJECT_DIR, run_dbt
-from lakehouse import cluster, generate, server, streaming
+from lakehouse import bench, cluster, server
 from lakehouse.config import Settings
 
 pytestmark = pytest.mark.skipif(
@@ -195,16 +194,13 @@ def _refused_without_token(settings: Settings) -> str:
 
 def test_the_cluster_build_equals_the_local_build(settings, tmp_path, monkeypatch):
     rows = int(os.environ.get("LAKEHOUSE_CLUSTER_TEST_ROWS") or 0)
-    if rows:  # the default size of `make run`, generated the same way
+    if rows:  # the default size of `make run`, generated as the benchmark does
         landing = tmp_path / "landing"
-        generate.generate(landing, rows=rows, start=date(2019, 10, 1), end=date(2019, 11, 30),
-                          seed=42, bad_rate=0.00002, progress=False)  # fmt: skip
+        bench.generate_landing(landing, rows)
     else:  # the test session's 60,000 events
         landing = settings.landing_dir
     stream = tmp_path / "stream"
-    streaming.drop_files(stream, tmp_path / "stream-staging", rows=max(rows, 60_000) * 3 // 61,
-                         start=date(2019, 10, 1), end=date(2019, 10, 3), seed=42,
-                         interval=0, progress=False)  # fmt: skip
+    bench.drop_stream_files(stream, tmp_path / "stream-staging", max(rows, 60_000))
 
     # One server at a time on this machine: the session's server (if another module started
     # it) stops for the two builds and comes back afterwards.

@@ -46,6 +46,20 @@ BAD_RATE = 0.00002  # as `make run`: a few malformed lines for the quarantine
 CACHE_MAX_ROWS = 1_000_000
 
 
+def generate_landing(landing: Path, rows: int) -> list[Path]:
+    """The landing files of `make run` at `rows` events requested: two months, seed 42, a few
+    malformed lines for the quarantine. Returns the files written."""
+    return generate.generate(landing, rows=rows, start=date(2019, 10, 1), end=date(2019, 11, 30),
+                             seed=42, bad_rate=BAD_RATE, progress=False)  # fmt: skip
+
+
+def drop_stream_files(stream_dir: Path, staging_dir: Path, rows: int) -> None:
+    """The streaming folder's files for a landing of `rows` events: three days' share of them,
+    as the streaming models read in a full build."""
+    streaming.drop_files(stream_dir, staging_dir, rows=rows * 3 // 61, start=date(2019, 10, 1),
+                         end=date(2019, 10, 3), seed=42, interval=0, progress=False)  # fmt: skip
+
+
 class PeakRss:
     """Samples a process's resident memory once a second; `peak` in bytes."""
 
@@ -153,14 +167,9 @@ def bench_size(rows: int, root: Path, project: Path, log: Path, resume: bool = F
         result["rows_requested"] = rows
         print(f"[bench {rows:,}] generating data into {landing}", flush=True)
         started = time.perf_counter()
-        files = generate.generate(landing, rows=rows, start=date(2019, 10, 1),
-                                  end=date(2019, 11, 30), seed=42, bad_rate=BAD_RATE,
-                                  progress=False)  # fmt: skip
+        files = generate_landing(landing, rows)
         result["generate_seconds"] = time.perf_counter() - started
-        streaming.drop_files(settings.stream_dir, settings.stream_staging_dir,
-                             rows=rows * 3 // 61, start=date(2019, 10, 1),
-                             end=date(2019, 10, 3), seed=42, interval=0,
-                             progress=False)  # fmt: skip
+        drop_stream_files(settings.stream_dir, settings.stream_staging_dir, rows)
         result["input_rows"] = sum(max(0, sum(1 for _ in f.open()) - 1) for f in files)
         save()
     lines = result["input_rows"]
