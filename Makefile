@@ -7,11 +7,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DBT_PROFILES_DIR := $(CURDIR)
+# The venv's commands first (dagster-dbt calls `dbt` by name).
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 # dbt's anonymous usage tracking would try to reach the internet.
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help run test setup venv jars up down status logs build docs lint lint-sql lint-py \
+.PHONY: help run test test-fast setup venv jars up down status logs build docs lint lint-sql lint-py \
         fmt mlflow-ui lock clean stream dagster explain bench \
         cluster-up cluster-down cluster-test
 
@@ -36,6 +38,9 @@ run: setup up  ## set up, start the server, generate data, build the whole DAG, 
 
 test: setup lint  ## lint (sqlfluff, ruff), then pytest (starts and stops its own server)
 	$(BIN)/pytest
+
+test-fast: setup lint-py  ## the tests that need no server (under a minute): ruff, then pytest
+	$(BIN)/pytest -m "not server"
 
 setup: $(STAMP) jars  ## create the virtualenv from the lock file and resolve the Delta jars
 
@@ -85,11 +90,13 @@ STATE := $(or $(LAKEHOUSE_STATE_DIR),$(CURDIR)/.lakehouse)
 
 dagster: up  ## the Dagster UI on 127.0.0.1:3000: the DAG as assets, the daily schedule, run history
 	mkdir -p $(STATE)/dagster
-	DAGSTER_HOME=$(STATE)/dagster $(BIN)/dagster dev -m lakehouse.orchestration \
+	cp src/lakehouse/orchestration/dagster.yaml $(STATE)/dagster/dagster.yaml
+	$(BIN)/dagster-dbt project prepare-and-package --file src/lakehouse/orchestration/project.py
+	DAGSTER_HOME=$(STATE)/dagster $(BIN)/dagster dev -m lakehouse.orchestration.definitions \
 	  --host 127.0.0.1 --port 3000
 
-MODEL ?= slv_user_features
-explain: up  ## print the physical plan of a model: make explain MODEL=slv_user_features
+MODEL ?= ml_user_scoring_set
+explain: up  ## print the physical plan of a model: make explain MODEL=ml_user_scoring_set
 	$(BIN)/dbt run-operation explain --args '{model: $(MODEL)}'
 
 # Event counts to benchmark (comma-separated); larger sizes on request: BENCH_SIZES=50000000

@@ -24,6 +24,18 @@
             "var 'train_ratio' must be a number strictly between 0 and 1, got '" ~ ratio ~ "'"
         ) }}
     {%- endif -%}
+    {%- for name, check in [('retrain_every_days', 'whole'), ('retrain_max_psi', 'positive')] -%}
+        {%- set value = var(name) | string -%}
+        {%- set ok = modules.re.fullmatch('[1-9][0-9]{0,3}', value) if check == 'whole'
+            else (value | float(-1)) > 0 -%}
+        {%- if not ok -%}
+            {{ exceptions.raise_compiler_error(
+                "var '" ~ name ~ "' must be "
+                ~ ('a whole number of days from 1 to 9999' if check == 'whole'
+                   else 'a number above 0') ~ ", got '" ~ value ~ "'"
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
     {%- set landing = landing_dir() -%}
     {%- if not adapter.path_exists(landing) -%}
         {{ exceptions.raise_compiler_error(
@@ -31,9 +43,46 @@
             ~ "(or `make run`), or set LAKEHOUSE_LANDING_DIR to the folder of the event files"
         ) }}
     {%- endif -%}
-    {{ log('Run date ' ~ dates.run_date.date() ~ ': features from '
+    {{ log('Run date ' ~ dates.run_date.date() ~ ': training features from '
            ~ dates.observation_start.date() ~ ' to ' ~ dates.observation_end.date()
            ~ ', label from ' ~ dates.prediction_start.date() ~ ' to '
-           ~ dates.prediction_end.date() ~ ', recommendation cutoff '
+           ~ dates.prediction_end.date() ~ '; scoring features from '
+           ~ dates.scoring_start.date() ~ ' to ' ~ dates.scoring_end.date()
+           ~ ', predicting ' ~ dates.forecast_start.date() ~ ' to '
+           ~ dates.forecast_end.date() ~ '; recommendation cutoff '
            ~ dates.recommendation_cutoff.date(), info=true) }}
+    {{- check_windows_against_data(dates) -}}
+{%- endmacro %}
+
+
+{#-
+    Part of check_vars, before any table is touched: compares the run's windows with the
+    dates the files loaded so far cover (the load audit), and says in one line each window
+    that holds none of them, with the var to change. Files not loaded yet may still fill a
+    window, so this only warns; the ML models stop or keep their champion on the real check
+    (ml_run_windows). Says nothing before the first load.
+-#}
+{% macro check_windows_against_data(dates) -%}
+    {%- set audit = adapter.get_relation(
+        database=none, schema=generate_schema_name('bronze', none) | trim,
+        identifier='brz_file_loads') -%}
+    {%- if audit is none -%}{{ return('') }}{%- endif -%}
+    {%- set row = run_query(
+        'select cast(min(first_event_date) as string), cast(max(last_event_date) as string)'
+        ~ ' from ' ~ audit ~ " where load_status = 'loaded'").rows[0] -%}
+    {%- if row[0] is none -%}{{ return('') }}{%- endif -%}
+    {%- set first = modules.datetime.datetime.strptime(row[0], '%Y-%m-%d') -%}
+    {%- set last = modules.datetime.datetime.strptime(row[1], '%Y-%m-%d') -%}
+    {%- for name, start, end in [
+            ('training window', dates.observation_start, dates.observation_end),
+            ('label window', dates.prediction_start, dates.prediction_end),
+            ('scoring window', dates.scoring_start, dates.scoring_end)] -%}
+        {%- if end < first or start > last -%}
+            {{ log('Run date ' ~ dates.run_date.date() ~ ': the ' ~ name ~ ' (' ~ start.date()
+                   ~ ' to ' ~ end.date() ~ ') lies outside the loaded data (' ~ first.date()
+                   ~ ' to ' ~ last.date() ~ '): change run_date, observation_days or'
+                   ~ ' prediction_days, or land files for those dates', info=true) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return('') }}
 {%- endmacro %}

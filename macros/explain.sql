@@ -1,7 +1,7 @@
 {#-
     Prints Spark's physical plan of a model or a query:
 
-        dbt run-operation explain --args '{model: slv_user_features}'
+        dbt run-operation explain --args '{model: ml_user_scoring_set}'
         dbt run-operation explain --args '{query: "select * from bronze.brz_events where event_date = date(\"2019-10-05\")"}'
 
     For a model, its SQL is rendered here (refs, sources and vars resolved as in a build; an

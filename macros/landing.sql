@@ -1,3 +1,4 @@
+-- noqa: disable=LT02
 {#-
     The landing folder: LAKEHOUSE_LANDING_DIR when set (for example the folder that holds the
     real 2019-Oct.csv / 2019-Nov.csv, plain or gzip), otherwise `landing/` beside the server's
@@ -23,25 +24,152 @@
 {%- endmacro %}
 
 
+{#- `value` as a single-quoted Spark SQL string literal (quotes and backslashes escaped). -#}
+{% macro sql_string(value) -%}
+    '{{ value | string | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}
+
+
 {#-
-    Declares the landing tables, run by `on-run-start`: `event_lines` is an external text
-    table over the event files, one row per line with an explicit one-column schema (no
-    inference). Bronze applies the Kaggle schema with explicit casts, so a malformed line is
-    quarantined with a reason instead of being dropped or nulled by a CSV reader. Re-declared
-    on every run so a changed LAKEHOUSE_LANDING_DIR takes effect; dropping an external table
-    never deletes its files.
+    Declares the landing table, run by `on-run-start`: `event_files` is an external binaryFile
+    table over the folder, of which bronze reads only the listing (path, size, modification
+    time; never the content), so choosing which files to load costs no read of any file.
+    Created when missing or when LAKEHOUSE_LANDING_DIR points elsewhere, refreshed otherwise
+    (a running build never sees its table dropped); dropping an external table never deletes
+    its files.
 -#}
 {% macro create_landing_tables() -%}
     {%- if execute -%}
         {%- set schema = landing_schema() -%}
         {%- set location = landing_dir() -%}
         {%- do run_query('create schema if not exists ' ~ schema) -%}
-        {%- do run_query('drop table if exists ' ~ schema ~ '.event_lines') -%}
-        {%- do run_query(
-            'create table ' ~ schema ~ '.event_lines (value string) using text'
-            ~ " options (pathGlobFilter '{*.csv,*.csv.gz}')"
-            ~ " location '" ~ location ~ "'"
-        ) -%}
+        {%- set existing = adapter.get_relation(
+            database=none, schema=schema, identifier='event_files') -%}
+        {%- set current = none -%}
+        {%- if existing is not none -%}
+            {%- for row in run_query('describe table extended ' ~ schema ~ '.event_files') -%}
+                {%- if row[0] == 'Location' -%}{%- set current = row[1] -%}{%- endif -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {%- if current is none or current.rstrip('/').split(':')[-1]
+                != location.rstrip('/').split(':')[-1] -%}
+            {%- do run_query('drop table if exists ' ~ schema ~ '.event_files') -%}
+            {%- do run_query(
+                'create table ' ~ schema ~ '.event_files using binaryFile'
+                ~ " options (pathGlobFilter '{*.csv,*.csv.gz}')"
+                ~ ' location ' ~ sql_string(location)
+            ) -%}
+        {%- else -%}
+            {%- do run_query('refresh table ' ~ schema ~ '.event_files') -%}
+        {%- endif -%}
         {{ log('Landing folder: ' ~ location, info=true) }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    The landing files this build loads: the rows of brz_landing_files whose status is `new`,
+    as a list of {name, path, size, modified} (empty at parse time). Asked when the model that
+    reads them runs, after brz_landing_files was built in the same invocation.
+-#}
+{% macro landing_files_to_load() -%}
+    {%- set plan = ref('brz_landing_files') -%}  {#- at parse time too: the DAG edge -#}
+    {%- if not execute -%}{{ return([]) }}{%- endif -%}
+    {%- set rows = run_query(
+        'select source_file, file_path, file_size, cast(file_modified_at as string)'
+        ~ ' from ' ~ plan
+        ~ " where load_status = 'new' order by file_modified_at, source_file"
+    ) -%}
+    {%- set files = [] -%}
+    {%- for row in rows -%}
+        {%- do files.append({
+            'name': row[0], 'path': row[1], 'size': row[2], 'modified': row[3]}) -%}
+    {%- endfor -%}
+    {{ return(files) }}
+{%- endmacro %}
+
+
+{#-
+    The lines of the files this build loads (landing_files_to_load), each file read as text by
+    its path: `line`, `source_file`, `file_size`, `file_modified_at`; no rows when no file is
+    new.
+-#}
+{% macro read_landing_files() -%}
+    {%- for file in landing_files_to_load() -%}
+        select
+            value as line,
+            {{ sql_string(file.name) }} as source_file,
+            cast({{ file.size }} as bigint) as file_size,
+            cast({{ sql_string(file.modified) }} as timestamp) as file_modified_at
+        from text.`{{ file.path | replace('`', '``') }}`
+        {% if not loop.last %}union all{% endif %}
+    {% else -%}
+        select
+            cast(null as string) as line,
+            cast(null as string) as source_file,
+            cast(null as bigint) as file_size,
+            cast(null as timestamp) as file_modified_at
+        where false
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#-
+    The audit's latest word on each landing file name: `source_file`, `load_status` (loaded,
+    duplicate or unloaded), and the size and modification time it had; no rows before the
+    first load or on a full refresh (every file is then new). The audit is built from the
+    models that call this, so it is looked up by name, not ref'd.
+-#}
+{% macro latest_file_loads() -%}
+    {%- set audit = adapter.get_relation(
+        database=this.database, schema=this.schema, identifier='brz_file_loads'
+    ) if execute else none -%}
+    {%- if audit is not none and not flags.FULL_REFRESH -%}
+        select
+            source_file,
+            load_status,
+            file_size,
+            file_modified_at
+        from {{ audit }}
+        where load_status in ('loaded', 'duplicate', 'unloaded')
+        qualify row_number() over (partition by source_file order by loaded_at desc) = 1
+    {%- else -%}
+        select
+            cast(null as string) as source_file,
+            cast(null as string) as load_status,
+            cast(null as bigint) as file_size,
+            cast(null as timestamp) as file_modified_at
+        where false
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#-
+    The filter of brz_event_lines on brz_landed_lines: the files of this build that it parses,
+    as `source_file in ('a.csv', ...)` (`false` when there is none). Those are the files
+    brz_landed_lines reads whose content is not a duplicate (brz_file_contents) and that
+    brz_event_lines does not hold yet (after a crash between the two, a rebuild does not load a
+    file twice). In a unit test, `true`: the given lines are parsed.
+-#}
+{% macro landing_files_to_parse() -%}
+    {%- set contents = ref('brz_file_contents') -%}
+    {%- if execute and model.resource_type == 'unit_test' -%}{{ return('true') }}{%- endif -%}
+    {%- set names = landing_files_to_load() | map(attribute='name') | list -%}
+    {%- if not names -%}{{ return('false') }}{%- endif -%}
+    {%- set listed = [] -%}
+    {%- for name in names -%}{%- do listed.append(sql_string(name) | trim) -%}{%- endfor -%}
+    {%- set in_list = '(' ~ listed | join(', ') ~ ')' -%}
+    {%- set loaded = '' -%}
+    {%- if is_incremental() -%}
+        {%- set loaded = ' and source_file not in (select distinct t.source_file from '
+            ~ this ~ ' as t where t.source_file in ' ~ in_list ~ ')' -%}
+    {%- endif -%}
+    {%- set rows = run_query(
+        'select source_file from ' ~ contents ~ ' where duplicate_of is null'
+        ~ ' and source_file in ' ~ in_list ~ loaded
+    ) -%}
+    {%- if rows | length == 0 -%}{{ return('false') }}{%- endif -%}
+    {%- set quoted = [] -%}
+    {%- for row in rows -%}{%- do quoted.append(sql_string(row[0]) | trim) -%}{%- endfor -%}
+    {{ return('source_file in (' ~ quoted | join(', ') ~ ')') }}
 {%- endmacro %}

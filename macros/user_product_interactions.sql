@@ -1,30 +1,27 @@
 {#-
-    The body of an interactions model: one row per user and product of the `events` CTE, with
-    counts per event type, the first and last time, and the strength (sum of the
-    `event_types` CTE's interaction_weight). Shared by the all-time and the before-cutoff
-    interactions so the two can never compute strength differently.
+    The body of an interactions model: one row per user and product over the rows of the
+    `product_days` CTE (slv_user_product_daily, already cut to a date range), with counts per
+    event type, the first and last time and the strength (the seed's event weights summed).
+    Shared by every interactions model so that none can compute strength differently.
 -#}
-{% macro user_product_interactions(events, event_types) -%}
+{% macro user_product_interactions(product_days) -%}
     select
         -- ids
-        {{ events }}.user_id,
-        {{ events }}.product_id,
+        user_id,
+        product_id,
 
         -- measures
-        count(*) as n_events,
-        sum(case when {{ events }}.event_type = 'view' then 1 else 0 end) as n_views,
-        sum(case when {{ events }}.event_type = 'cart' then 1 else 0 end) as n_carts,
-        sum(case when {{ events }}.event_type = 'remove_from_cart' then 1 else 0 end)
-            as n_removes_from_cart,
-        sum(case when {{ events }}.event_type = 'purchase' then 1 else 0 end) as n_purchases,
-        sum({{ event_types }}.interaction_weight) as interaction_strength,
+        sum(n_events) as n_events,
+        sum(n_views) as n_views,
+        sum(n_carts) as n_carts,
+        sum(n_removes_from_cart) as n_removes_from_cart,
+        sum(n_purchases) as n_purchases,
+        sum(interaction_strength) as interaction_strength,
 
         -- timestamps
-        min({{ events }}.event_time) as first_interaction_at,
-        max({{ events }}.event_time) as last_interaction_at
+        min(first_interaction_at) as first_interaction_at,
+        max(last_interaction_at) as last_interaction_at
 
-    from {{ events }}
-    inner join {{ event_types }}
-        on {{ events }}.event_type = {{ event_types }}.event_type
-    group by {{ events }}.user_id, {{ events }}.product_id
+    from {{ product_days }}
+    group by user_id, product_id
 {%- endmacro %}

@@ -1,14 +1,17 @@
 {#-
-    The label windows of a run, as dates. By default they follow `run_date` (the last day of
-    data the run is for; the daily schedule passes it): the prediction window is the
-    `prediction_days` days ending on run_date, the observation window the `observation_days`
-    days before that, and recommendations are evaluated on the last
-    `recommendation_holdout_days` days (recommendation_cutoff is the first of them). The
-    defaults (run_date 2019-11-30, 31 / 30 / 15 days) give October for features, November for
-    the label and 2019-11-16 for the cutoff. Any single date can still be set as a var of its
-    own name (observation_start, observation_end, prediction_start, prediction_end,
-    recommendation_cutoff), which wins over the derived one. Returns {name: datetime} or
-    raises a compiler error naming the bad var.
+    The windows of a run, as dates, all counted from `run_date` (the last day of data the run
+    is for; the daily schedule passes it). Two feature snapshots, each `observation_days` long:
+    - training: features observation_start..observation_end, then the label window
+      prediction_start..prediction_end, the `prediction_days` days ending on run_date;
+    - scoring: features scoring_start..scoring_end (= run_date), predicting
+      forecast_start..forecast_end, the `prediction_days` days after run_date.
+    Recommendations are evaluated on the last `recommendation_holdout_days` days
+    (recommendation_cutoff is the first of them). The defaults (run_date 2019-11-30,
+    31 / 30 / 15 days) train on October's features and November's purchases, score on the
+    31 days to 2019-11-30, and cut recommendations at 2019-11-16. Any training-side date can
+    still be set as a var of its own name (observation_start, observation_end,
+    prediction_start, prediction_end, recommendation_cutoff), which wins over the derived one.
+    Returns {name: datetime} or raises a compiler error naming the bad var.
 -#}
 {% macro window_dates() -%}
     {%- set run_date = parse_date_var('run_date') -%}
@@ -37,6 +40,12 @@
         {%- do dates.update({
             name: parse_date_var(name) if var(name, none) is not none else value}) -%}
     {%- endfor -%}
+    {%- do dates.update({
+        'scoring_start': run_date - days.observation_days + one,
+        'scoring_end': run_date,
+        'forecast_start': run_date + one,
+        'forecast_end': run_date + days.prediction_days,
+    }) -%}
     {{ return(dates) }}
 {%- endmacro %}
 

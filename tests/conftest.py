@@ -1,8 +1,15 @@
-"""Shared fixtures: one real lakehouse server for the whole test session.
+"""Shared fixtures: one real lakehouse server and one project build for the whole session.
 
 The test server runs on its own ports and its own state folder (a temporary directory), so
 `make test` never touches a server you started with `make up`. The ports are exported as the
 environment variables that `profiles.yml` reads, so every `dbt` call in a test talks to it.
+
+Every test that needs the server (through the `lakehouse` fixture, directly or not) is marked
+`server`; `make test-fast` runs the others (`pytest -m "not server"`).
+
+The models are trained with smaller grids and a smaller ALS than the defaults (TEST_VARS):
+the tests check what the pipeline does, not how good the models are; `make run` and
+`make bench` report the quality of the defaults.
 """
 
 from __future__ import annotations
@@ -16,13 +23,32 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 
-from lakehouse import generate, server
-from lakehouse.config import Settings
-from lakehouse.server import free_port  # noqa: F401 - the tests import it from here
+from lakehouse.data import generate
+from lakehouse.platform import server
+from lakehouse.platform.config import Settings
+from lakehouse.platform.server import free_port  # noqa: F401 - the tests import it from here
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN_DIR = Path(sys.executable).parent
+# The session's data: two months (the default windows), some malformed lines.
+ROWS, SEED, FIRST_DAY, LAST_DAY = 60_000, 11, date(2019, 10, 1), date(2019, 11, 30)
+TEST_VARS = {
+    "logistic_regression_grid": {"regParam": [0.01, 0.1], "elasticNetParam": [0.0]},
+    "random_forest_grid": {"numTrees": [20], "maxDepth": [4, 6]},
+    "als_params": {"rank": 16, "maxIter": 5, "regParam": 0.1, "alpha": 1.0},
+}
+
+
+def pytest_collection_modifyitems(items):
+    """Marks the tests that need the server, and runs the modules that change the session's
+    build after those that only read it: a module's `STAGE` (default 0) orders it; 1 retrains
+    models or restarts the server, 2 lands new days and runs later run dates."""
+    for item in items:
+        if "lakehouse" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.server)
+    items.sort(key=lambda item: getattr(item.module, "STAGE", 0))
 
 
 @pytest.fixture(scope="session")
@@ -30,12 +56,8 @@ def test_env(tmp_path_factory) -> dict[str, str]:
     """Environment of the test session's server and dbt calls (also applied to os.environ)."""
     state = tmp_path_factory.mktemp("lakehouse-state")
     landing = state / "landing"
-    # Two months (the default observation and prediction windows) with some malformed lines:
-    # ~1,900 users with features, enough for every layer and the models, quick to build.
-    generate.generate(
-        landing, rows=60_000, start=date(2019, 10, 1), end=date(2019, 11, 30), seed=11,
-        bad_rate=0.001, progress=False,
-    )  # fmt: skip
+    generate.generate(landing, rows=ROWS, start=FIRST_DAY, end=LAST_DAY, seed=SEED,
+                      bad_rate=0.001, progress=False)  # fmt: skip
     env = {
         "LAKEHOUSE_LANDING_DIR": str(landing),
         "LAKEHOUSE_STATE_DIR": str(state),
@@ -43,9 +65,12 @@ def test_env(tmp_path_factory) -> dict[str, str]:
         "LAKEHOUSE_CONNECT_PORT": str(free_port()),
         "LAKEHOUSE_UI_PORT": str(free_port()),
         "LAKEHOUSE_DRIVER_MEMORY": os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "6g"),
+        "LAKEHOUSE_DBT_VARS": json.dumps(TEST_VARS),
         "DBT_PROFILES_DIR": str(PROJECT_DIR),
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        # the venv's commands first, as the Makefile sets it (dagster-dbt calls `dbt` by name)
+        "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}",
     }
     os.environ.update(env)
     return env
@@ -67,13 +92,26 @@ def lakehouse(settings):
 @pytest.fixture(scope="module")
 def spark(lakehouse):
     """A Spark Connect session to the test server, for checking what dbt built (one per test
-    module: the server-restart test must not leave other modules a dead session)."""
+    module: a server-restart test must not leave other modules a dead session)."""
     from pyspark.sql import SparkSession
 
     session = SparkSession.builder.remote(lakehouse.connect_url).create()
     yield session
     if server.port_open(lakehouse.host, lakehouse.connect_port):
         session.stop()  # releasing a session of a dead server would retry for minutes
+
+
+@pytest.fixture(scope="module")
+def dbt(tmp_path_factory, request):
+    """`dbt(args, check=True)`: the real dbt CLI with one target folder for the whole module,
+    so dbt reuses its parse between the module's calls."""
+    out = tmp_path_factory.mktemp(f"dbt-{request.module.__name__.rsplit('.', 1)[-1]}")
+
+    def run(args: list[str], check: bool = True, project: Path = PROJECT_DIR):
+        return run_dbt(args, project, out, check=check)
+
+    run.target = out
+    return run
 
 
 @pytest.fixture(scope="session")
@@ -83,8 +121,12 @@ def project_build(lakehouse, tmp_path_factory):
     default windows), executed in-process, then `dbt docs generate`. Several modules check
     what it built; tests/test_orchestration.py checks the run itself."""
     from dagster import DagsterInstance
+    from dagster_dbt.cli.app import prepare_and_package
 
-    from lakehouse import orchestration
+    from lakehouse.orchestration.project import DBT_PROJECT
+
+    prepare_and_package(DBT_PROJECT)  # as `make dagster` does, before the definitions load
+    from lakehouse.orchestration import definitions as orchestration
 
     out = tmp_path_factory.mktemp("dbt-project")
     tick = datetime(2019, 12, 1, 2, 0, tzinfo=UTC)
@@ -101,12 +143,27 @@ def project_build(lakehouse, tmp_path_factory):
     catalog = json.loads((out / "target" / "catalog.json").read_text())
     return {
         "build": build, "docs": docs, "manifest": manifest, "catalog": catalog, "out": out,
-        "dagster": {"instance": instance, "result": result, "run_date": run_date},
+        "dagster": {"instance": instance, "result": result, "run_date": run_date,
+                    "module": orchestration},
     }  # fmt: skip
 
 
+def with_test_vars(args: list[str]) -> list[str]:
+    """`args` with TEST_VARS merged under any `--vars` they carry (theirs win)."""
+    args = list(args)
+    given = {}
+    if "--vars" in args:
+        at = args.index("--vars")
+        given = yaml.safe_load(args[at + 1]) or {}
+        del args[at : at + 2]
+    return [*args, "--vars", json.dumps({**TEST_VARS, **given})]
+
+
 def run_dbt(args: list[str], project_dir: Path, target_dir: Path, check: bool = True):
-    """Run the real `dbt` command line; returns the CompletedProcess (stdout+stderr merged)."""
+    """Run the real `dbt` command line (with TEST_VARS); returns the CompletedProcess (stdout
+    and stderr merged in `.output`)."""
+    if project_dir == PROJECT_DIR and args[0] not in ("ls", "parse", "docs"):
+        args = with_test_vars(args)
     cmd = [
         str(BIN_DIR / "dbt"),
         *args,

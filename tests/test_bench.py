@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import duckdb
 
-from lakehouse import bench, bench_duckdb
+from lakehouse.bench import duck
+from lakehouse.bench import run as bench
 
 
 def _duck(sql: str):
-    return duckdb.sql(bench_duckdb._translate(sql)).fetchall()
+    return duckdb.sql(duck._translate(sql)).fetchall()
 
 
 def test_split_with_a_limit_of_minus_one_keeps_every_field():

@@ -18,8 +18,9 @@ import time
 import pytest
 
 from conftest import BIN_DIR, PROJECT_DIR, run_dbt
-from lakehouse import bench, cluster, server
-from lakehouse.config import Settings
+from lakehouse.bench import run as bench
+from lakehouse.platform import cluster, server
+from lakehouse.platform.config import Settings
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("LAKEHOUSE_CLUSTER_TEST") != "1",

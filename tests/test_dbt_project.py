@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 from pyspark.sql import functions as F
 
-from conftest import PROJECT_DIR, run_dbt
-
 
 @pytest.fixture(scope="module")
 def built(project_build):
@@ -44,12 +42,12 @@ def test_every_model_and_seed_is_a_delta_table(built, spark):
         assert detail.format == "delta", relation
 
 
-def test_optimize_post_hook_compacts_the_sql_model(built, spark):
-    history = spark.sql("describe history silver.slv_event_types").orderBy("version").collect()
-    operations = [row.operation for row in history]
-    last_write = max(i for i, op in enumerate(operations) if op.startswith("CREATE"))
-    assert "OPTIMIZE" in operations[last_write + 1 :], operations
-    assert spark.sql("describe detail silver.slv_event_types").first().numFiles == 1
+def test_tables_rebuilt_whole_are_written_compact(built, spark):
+    """Optimized writes: a table rebuilt whole has one file (per partition) without OPTIMIZE."""
+    for table in ("silver.slv_event_types", "silver.slv_products", "gold.ml_user_scoring_set"):
+        assert spark.sql(f"describe detail {table}").first().numFiles == 1, table
+        operations = [h.operation for h in spark.sql(f"describe history {table}").collect()]
+        assert "OPTIMIZE" not in operations, (table, operations)
 
 
 def test_python_model_read_the_sql_model_through_dbt_ref(built, spark):
@@ -110,22 +108,25 @@ def test_lineage_reads_bronze_silver_gold_without_a_gap(built):
         assert exposure["depends_on"]["nodes"], exposure["name"]
 
 
-def test_no_feature_reads_events_except_through_the_observation_window(built):
-    """Structural half of the leakage proof: walking up from the features, brz_events is
-    only reached through slv_observation_events (the unit test of that view proves it keeps
-    no event outside the window; test_features proves it on data)."""
+def test_features_read_only_the_daily_aggregates_cut_to_their_window(built):
+    """Structural half of the leakage proof: the training and scoring sets reach events only
+    through the silver daily aggregates, and every read of those in their compiled SQL is cut
+    to a date range that ends on the snapshot's last day (the data half: test_features.py)."""
+    import re
+
     manifest = built["manifest"]
-    gate = "model.ecom_lakehouse.slv_observation_events"
-    events = "model.ecom_lakehouse.brz_events"
-    seen, stack = set(), ["model.ecom_lakehouse.slv_user_features"]
-    while stack:
-        uid = stack.pop()
-        if uid in seen or uid == gate:
-            continue
-        seen.add(uid)
-        stack.extend(_parents(manifest, uid))
-    assert events not in seen
-    assert "model.ecom_lakehouse.slv_user_sessions" in seen
+    daily = {"slv_user_daily_activity", "slv_user_product_daily", "slv_user_session_daily"}
+    ends = {"ml_user_training_set": "2019-10-31", "ml_user_scoring_set": "2019-11-30"}
+    for name, end in ends.items():
+        node = manifest["nodes"][f"model.ecom_lakehouse.{name}"]
+        parents = {p.split(".")[-1] for p in _parents(manifest, node["unique_id"])}
+        assert "brz_events" not in parents and daily <= parents, (name, parents)
+        sql = (built["out"] / "target" / "compiled" / "ecom_lakehouse" /
+               node["original_file_path"]).read_text()  # fmt: skip
+        reads = re.findall(r"from silver\.(slv_user_\w+)\s+where ([^\n]+)", sql)
+        assert {t for t, _ in reads} == daily, reads
+        features = [w for _, w in reads if f"event_date <= cast('{end}' as date)" in w]
+        assert len(features) == 3, (name, reads)
 
 
 def test_gold_sql_models_have_enforced_contracts(built):
@@ -161,34 +162,43 @@ def test_contract_not_null_is_a_delta_check_constraint(built, spark):
         ("{prediction_start: '2019-10-15'}", "observation_end < prediction_start"),
         ("{run_date: '2019-02-30'}", "'run_date' must be a date written YYYY-MM-DD"),
         ("{observation_days: 'two'}", "'observation_days' must be a whole number of days"),
+        ("{retrain_max_psi: 0}", "'retrain_max_psi' must be a number above 0"),
         ("{}", "the landing folder '/nonexistent/landing' does not exist"),
     ],
 )
 def test_invalid_vars_fail_before_any_table_is_touched(
-    built, spark, tmp_path, monkeypatch, bad_vars, message
+    built, spark, dbt, monkeypatch, bad_vars, message
 ):
     def version():
-        return spark.sql("describe history silver.slv_user_features").first().version
+        return spark.sql("describe history silver.slv_user_daily_activity").first().version
 
     if bad_vars == "{}":
         monkeypatch.setenv("LAKEHOUSE_LANDING_DIR", "/nonexistent/landing")
     before = version()
-    proc = run_dbt(["build", "--vars", bad_vars], PROJECT_DIR, tmp_path, check=False)
+    proc = dbt(["build", "--vars", bad_vars], check=False)
     assert proc.returncode != 0
     assert message in proc.output
     assert "START sql" not in proc.output
     assert version() == before
 
 
-def test_the_windows_follow_the_run_date(lakehouse, tmp_path):
-    """run_date 2019-11-19: label 2019-10-21..2019-11-19, features the 31 days before it."""
-    run_dbt(
-        ["compile", "-s", "slv_observation_events", "slv_user_labels",
-         "--vars", "{run_date: '2019-11-19'}"],
-        PROJECT_DIR, tmp_path,
+def test_the_windows_follow_the_run_date(built, dbt):
+    """run_date 2019-11-19: label 2019-10-21..2019-11-19, training features the 31 days before
+    it; scoring features the 31 days ending on it, predicting the 30 days after."""
+    import re
+
+    dbt(["compile", "-s", "ml_run_windows", "--vars", "{run_date: '2019-11-19'}"])
+    compiled = next(dbt.target.rglob("compiled/**/ml_run_windows.sql")).read_text()
+    windows = dict(
+        (name, (start, end))
+        for name, start, end in re.findall(
+            r"'(\w+)' as window_name,\s+cast\('([\d-]+)' as date\) as start_date,"
+            r"\s+cast\('([\d-]+)' as date\) as end_date", compiled)
     )  # fmt: skip
-    compiled = {p.stem: p.read_text() for p in (tmp_path / "target").rglob("*.sql")}
-    window = compiled["slv_observation_events"]
-    assert "cast('2019-09-20' as date)" in window and "cast('2019-10-20' as date)" in window
-    label = compiled["slv_user_labels"]
-    assert "cast('2019-10-21' as date)" in label and "cast('2019-11-19' as date)" in label
+    assert windows == {
+        "training_features": ("2019-09-20", "2019-10-20"),
+        "training_label": ("2019-10-21", "2019-11-19"),
+        "scoring_features": ("2019-10-20", "2019-11-19"),
+        "forecast": ("2019-11-20", "2019-12-19"),
+        "recommendation_holdout": ("2019-11-05", "2019-11-19"),
+    }

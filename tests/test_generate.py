@@ -12,7 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from lakehouse import generate, profile
+from lakehouse.data import generate, profile
 
 LINE = re.compile(
     r"^2019-1[01]-\d\d [0-2]\d:[0-5]\d:[0-5]\d UTC,(view|cart|purchase),\d{6,8},\d{19},"
@@ -106,7 +106,7 @@ def test_earlier_behaviour_reveals_the_propensity_to_buy(small):
 def test_memory_stays_bounded_as_rows_grow(tmp_path):
     """Peak memory of a 2 M-row run stays far below what holding its rows would take."""
     code = (
-        "import resource; from pathlib import Path; from lakehouse.generate import generate; "
+        "import resource; from pathlib import Path; from lakehouse.data.generate import generate; "
         f"generate(Path('{tmp_path}'), rows=2_000_000, progress=False); "
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from lakehouse import jars
-from lakehouse.config import Settings
+from lakehouse.platform import jars
+from lakehouse.platform.config import Settings
 
 
 def test_keeps_delta_and_drops_what_pyspark_ships():

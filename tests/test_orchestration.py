@@ -6,14 +6,15 @@ from __future__ import annotations
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterRunStatus
 
-PYTHON_MODELS = ["ml_propensity_candidates", "ml_user_purchase_scores",
-                 "ml_product_recommendations", "brz_stream_events"]  # fmt: skip
+PYTHON_MODELS = ["ml_retraining_decisions", "ml_propensity_candidates",
+                 "ml_user_purchase_scores", "ml_product_recommendations",
+                 "brz_stream_events"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def orchestration(project_build):
     """Imported once the test environment is set (the module reads it when loaded)."""
-    from lakehouse import orchestration
+    from lakehouse.orchestration import definitions as orchestration
 
     return orchestration
 
@@ -33,7 +34,9 @@ def test_every_model_and_seed_is_an_asset_with_dbt_lineage(project_build, orches
     assert {k.path[-1] for k in assets.keys} == nodes
     assert set(PYTHON_MODELS) <= nodes
     # the raw files are the first asset; the predictions are downstream of the features
-    assert assets.asset_deps[_key("bronze", "brz_event_lines")] == {_key("landing", "event_lines")}
+    assert assets.asset_deps[_key("bronze", "brz_landing_files")] == {
+        _key("landing", "event_files")
+    }
     training = assets.asset_deps[_key("gold", "ml_propensity_candidates")]
     assert _key("gold", "ml_user_training_set") in training
     # data tests are asset checks
@@ -69,15 +72,16 @@ def test_one_scheduled_run_built_the_whole_dag_for_its_run_date(project_build, o
     assert len(checks) >= 100 and all(c.passed for c in checks)
     # the run date reached dbt as the var that sets the windows
     assert (
-        "Run date 2019-11-30: features from 2019-10-01 to 2019-10-31"
+        "Run date 2019-11-30: training features from 2019-10-01 to 2019-10-31"
         in project_build["build"].output
     )
 
 
 def test_the_scheduled_run_left_the_gold_tables_filled(project_build, spark):
-    users = spark.table("silver.slv_user_features").count()
+    users = spark.table("gold.ml_user_scoring_set").count()
     assert users > 1000
     assert spark.table("gold.ml_user_purchase_scores").count() == users
     recommended = spark.table("gold.ml_product_recommendations")
-    assert recommended.count() == 5 * recommended.select("user_id").distinct().count() > 0
+    assert recommended.count() == 5 * users
     assert spark.table("gold.ml_top_buyers").count() == 100
+    assert spark.table("gold.ml_retraining_decisions").count() == 2

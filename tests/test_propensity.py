@@ -1,21 +1,42 @@
 """Purchase propensity end to end: the training model's candidates, MLflow runs and registry,
-the champion gate both ways, batch scores from the registry, and scoring alone after a
+the champion gate both ways, forward scores from the registry, and scoring alone after a
 server restart. Uses the session's full `dbt build` (conftest.project_build) and the real
-MLflow SQLite store in the test state folder.
+MLflow SQLite store in the test state folder. Retrains (forced): runs after the read-only
+modules.
 """
 
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_DIR, run_dbt
-from lakehouse import propensity, server, tracking
+from conftest import TEST_VARS
+from lakehouse.ml import drift, propensity, tracking
+from lakehouse.ml.connect import release
+from lakehouse.ml.connect import table_version as table_version_of
+from lakehouse.platform import server
 
+STAGE = 1
 MODEL = "ecom_purchase_propensity"
 EXPERIMENT = "ecom_lakehouse"
+NOT_FEATURES = {
+    "user_id",
+    "split",
+    "split_bucket",
+    "label",
+    "class_weight",
+    "run_date",
+    "features_start_date",
+    "features_end_date",
+    "label_start_date",
+    "label_end_date",
+    "favourite_category_id",
+    "first_event_at",
+    "last_event_at",
+}
 
 
 @pytest.fixture(scope="module")
@@ -30,14 +51,21 @@ def _candidates(spark) -> list[dict]:
     return [r.asDict() for r in spark.table("gold.ml_propensity_candidates").collect()]
 
 
-def _retrain(tmp_path):
-    return run_dbt(["run", "-s", "ml_propensity_candidates"], PROJECT_DIR, tmp_path)
+def _retrain(dbt):
+    """A forced retraining of the session's run date (2019-11-30): decision, search, gate."""
+    return dbt(["run", "-s", "ml_retraining_decisions", "ml_propensity_candidates", "--vars",
+                "{force_retrain: true}"])  # fmt: skip
 
 
-def test_features_of_the_models_are_the_contract_columns(project_build):
-    node = project_build["manifest"]["nodes"]["model.ecom_lakehouse.ml_user_training_set"]
-    not_features = {"user_id", "split", "split_bucket", "label", "class_weight"}
-    assert [c for c in node["columns"] if c not in not_features] == propensity.FEATURES
+def _winner(spark):
+    rows = [r for r in _candidates(spark) if r["registered_version"] is not None]
+    return max(rows, key=lambda r: r["registered_version"])
+
+
+def test_features_of_the_models_are_the_contract_columns_of_both_snapshots(project_build):
+    for name in ("ml_user_training_set", "ml_user_scoring_set"):
+        node = project_build["manifest"]["nodes"][f"model.ecom_lakehouse.{name}"]
+        assert [c for c in node["columns"] if c not in NOT_FEATURES] == propensity.FEATURES
 
 
 def test_candidates_cover_the_grids_finalists_and_baseline(project_build, spark):
@@ -45,7 +73,8 @@ def test_candidates_cover_the_grids_finalists_and_baseline(project_build, spark)
     by_stage = {s: [r for r in rows if r["stage"] == s] for s in ("tuning", "final", "baseline")}
     tuning = {a: [r for r in by_stage["tuning"] if r["algorithm"] == a] for a in
               propensity.ALGORITHMS}  # fmt: skip
-    assert len(tuning["logistic_regression"]) == 3 and len(tuning["random_forest"]) == 4
+    sizes = {a: len(propensity.grid(TEST_VARS[f"{a}_grid"])) for a in propensity.ALGORITHMS}
+    assert {a: len(rows) for a, rows in tuning.items()} == sizes
     assert {r["algorithm"] for r in by_stage["final"]} == set(propensity.ALGORITHMS)
     baseline = by_stage["baseline"][0]
     assert baseline["test_auc_roc"] == pytest.approx(0.5)
@@ -55,7 +84,7 @@ def test_candidates_cover_the_grids_finalists_and_baseline(project_build, spark)
         assert json.loads(final["params"]) == json.loads(best["params"])
         assert 0.5 < final["test_auc_roc"] <= 1
         assert final["test_auc_pr"] > baseline["test_auc_pr"], final["algorithm"]
-    assert all(r["test_auc_pr"] is None for r in by_stage["tuning"])  # tuning never sees test
+    assert {r["run_date"] for r in rows} == {date(2019, 11, 30)}
     winners = [r for r in rows if r["registered_version"] is not None]
     assert len(winners) == 1 and winners[0]["stage"] == "final"
     assert winners[0]["gate_decision"].startswith("promoted")
@@ -64,7 +93,10 @@ def test_candidates_cover_the_grids_finalists_and_baseline(project_build, spark)
 def test_every_candidate_run_logs_params_metrics_curves_and_data_version(
     project_build, spark, mlflow_client
 ):
-    table_version = propensity.table_version(spark, "gold.ml_user_training_set")
+    table_version = table_version_of(spark, "gold.ml_user_training_set")
+    train = spark.table("gold.ml_user_training_set").where("split = 'train'")
+    n_train = train.count()
+    n_validation = train.where(f"split_bucket % {propensity.VALIDATION_FOLD} = 0").count()
     for row in _candidates(spark):
         run = mlflow_client.get_run(row["mlflow_run_id"])
         assert run.data.tags["training_table_version"] == str(table_version)
@@ -79,60 +111,76 @@ def test_every_candidate_run_logs_params_metrics_curves_and_data_version(
         if row["stage"] == "final":
             assert tracking.MODEL_ARTIFACT in artifacts
             assert {"test_auc_roc", "test_auc_pr"} <= set(run.data.metrics)
+        if row["stage"] == "tuning":  # fitted without the validation fold, scored on it only
+            assert run.data.metrics["n_fit_users"] + run.data.metrics["n_scored_users"] == (n_train)
+            assert run.data.metrics["n_scored_users"] == n_validation
+        if row["registered_version"] is not None:  # what drift is measured against
+            assert tracking.FEATURE_REFERENCE in artifacts
 
 
-def test_scores_come_from_the_registry_champion(project_build, spark, mlflow_client):
+def test_scores_predict_forward_from_the_scoring_snapshot_with_the_champion(
+    project_build, spark, mlflow_client
+):
     champion = mlflow_client.get_model_version_by_alias(MODEL, "champion")
-    scores = spark.table("gold.ml_user_purchase_scores")
-    n_users = spark.table("gold.ml_user_training_set").count()
+    scores = spark.table("gold.ml_user_purchase_scores").where("run_date = date'2019-11-30'")
+    n_users = spark.table("gold.ml_user_scoring_set").count()
     stats = scores.selectExpr(
         "count(*) as n", "count(distinct user_id) as users", "min(purchase_probability) as lo",
         "max(purchase_probability) as hi", "min(purchase_rank) as first",
         "max(purchase_rank) as last", "count(distinct model_version) as versions",
-        "max(model_version) as version",
+        "max(model_version) as version", "min(features_start_date) as features_start",
+        "max(features_end_date) as features_end", "min(prediction_start_date) as start",
+        "max(prediction_end_date) as end",
     ).first()  # fmt: skip
     assert stats.n == stats.users == n_users
     assert 0 <= stats.lo < stats.hi <= 1
     assert (stats.first, stats.last) == (1, n_users)
     assert stats.versions == 1 and stats.version == int(champion.version)
+    # features up to the run date, a prediction for the 30 days after it
+    assert (stats.features_start, stats.features_end) == (date(2019, 10, 31), date(2019, 11, 30))
+    assert (stats.start, stats.end) == (date(2019, 12, 1), date(2019, 12, 30))
     top = spark.table("gold.ml_top_buyers").orderBy("purchase_rank").collect()
     assert [r.purchase_rank for r in top] == list(range(1, len(top) + 1))
     assert top[0].purchase_probability == stats.hi
+    assert {r.run_date for r in top} == {date(2019, 11, 30)}
 
 
 def test_an_equal_model_fails_the_gate_and_keeps_the_champion(project_build, spark,
-                                                              mlflow_client, tmp_path):  # fmt: skip
+                                                              mlflow_client, dbt):  # fmt: skip
     before = mlflow_client.get_model_version_by_alias(MODEL, "champion").version
-    proc = _retrain(tmp_path)
-    winner = next(r for r in _candidates(spark) if r["registered_version"] is not None)
-    assert winner["registered_version"] > int(before)  # registered, as every build's winner
+    proc = _retrain(dbt)
+    winner = _winner(spark)
+    assert winner["registered_version"] > int(before)  # registered, as every search's winner
     assert not winner["is_champion"]
     assert winner["gate_decision"].startswith("kept champion")
     assert f"champion v{before}" in winner["gate_decision"]
     assert "kept champion" in proc.output  # said in the build log too
+    assert "forced by var force_retrain" in proc.output
     assert mlflow_client.get_model_version_by_alias(MODEL, "champion").version == before
     version = mlflow_client.get_model_version(MODEL, str(winner["registered_version"]))
     assert version.tags["gate_decision"] == winner["gate_decision"]
 
 
-def test_a_better_model_replaces_a_worse_champion(project_build, spark, mlflow_client,
-                                                  settings, tmp_path):  # fmt: skip
-    """Registers a deliberately bad champion (trained on inverted labels), then rebuilds:
+def test_a_better_model_replaces_a_worse_champion(project_build, spark, mlflow_client, dbt):
+    """Registers a deliberately bad champion (trained on inverted labels), then retrains:
     the new winner beats it on the test split and takes the alias."""
     import mlflow
     from pyspark.sql import functions as F
 
-    data = propensity.assemble(spark.table("gold.ml_user_training_set").where("split = 'train'"))
+    training = spark.table("gold.ml_user_training_set")
+    data = propensity.assemble(training.where("split = 'train'"))
     inverted = data.withColumn("label", (1 - F.col("label")).cast("double"))
     model = propensity.estimator("logistic_regression", {}, seed=1).fit(inverted)
     with mlflow.start_run(run_name="inverted labels (test)") as run:
         tracking.log_spark_model(model)
-    propensity.release(model)
-    bad = tracking.register(MODEL, run.info.run_id, {"algorithm": "logistic_regression"})
+        tracking.log_feature_reference(drift.reference(training, propensity.FEATURES))
+    release(model)
+    tags = {"algorithm": "logistic_regression", "run_date": "2019-11-30"}
+    bad = tracking.register(MODEL, run.info.run_id, tags)
     tracking.promote(MODEL, bad.version)
 
-    _retrain(tmp_path)
-    winner = next(r for r in _candidates(spark) if r["registered_version"] is not None)
+    _retrain(dbt)
+    winner = _winner(spark)
     assert winner["is_champion"], winner["gate_decision"]
     assert winner["gate_decision"].startswith("promoted")
     assert f"champion v{bad.version}" in winner["gate_decision"]
@@ -140,21 +188,30 @@ def test_a_better_model_replaces_a_worse_champion(project_build, spark, mlflow_c
     assert int(champion.version) == winner["registered_version"]
 
 
-def test_scoring_alone_after_a_restart_uses_the_registered_champion(
-    project_build, spark, lakehouse, mlflow_client, tmp_path
+def test_scoring_alone_after_a_restart_uses_the_run_dates_champion(
+    project_build, spark, lakehouse, mlflow_client, dbt
 ):
+    """A clean stop ends the JVM and frees every port; after `up`, scoring alone loads the
+    champion of the run date from the registry."""
     from pyspark.sql import SparkSession
 
     champion = mlflow_client.get_model_version_by_alias(MODEL, "champion").version
+    pid = server.read_pid(lakehouse)
     spark.stop()
-    server.down(lakehouse)
-    server.up(lakehouse)
-    proc = run_dbt(["run", "-s", "ml_user_purchase_scores"], PROJECT_DIR, tmp_path)
-    assert "1 of 1 OK created python table model gold.ml_user_purchase_scores" in proc.output
+    assert server.down(lakehouse) is True
+    assert not server.pid_alive(pid)
+    for port in lakehouse.ports.values():
+        assert server.port_free(lakehouse.host, port), port
+    assert server.up(lakehouse) != pid
+    proc = dbt(["run", "-s", "ml_user_purchase_scores"])
+    assert "1 of 1 OK created python incremental model gold.ml_user_purchase_scores" in (
+        proc.output
+    )
     fresh = SparkSession.builder.remote(lakehouse.connect_url).create()
     try:
         versions = fresh.sql(
-            "select distinct model_version from gold.ml_user_purchase_scores"
+            "select distinct model_version from gold.ml_user_purchase_scores "
+            "where run_date = date'2019-11-30'"
         ).collect()
         assert [r.model_version for r in versions] == [int(champion)]
     finally:

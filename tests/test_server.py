@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import free_port
-from lakehouse import server
-from lakehouse.config import Settings
+from lakehouse.platform import server
+from lakehouse.platform.config import Settings
 
 
 def _listening_sockets(pid: int) -> list[tuple[str, int]]:
@@ -125,16 +125,6 @@ def test_startup_failure_reports_log_tail(tmp_path, settings):
     assert "Last lines of" in str(failure.value)
     assert "Invalid maximum heap size" in str(failure.value)
     assert not other.pid_file.exists()
-
-
-def test_down_ends_the_jvm_and_frees_the_ports_then_up_again(lakehouse):
-    pid = server.read_pid(lakehouse)
-    assert server.down(lakehouse) is True
-    assert not server.pid_alive(pid)
-    for port in lakehouse.ports.values():
-        assert server.port_free(lakehouse.host, port), port
-    new_pid = server.up(lakehouse)  # the rest of the session needs it back
-    assert new_pid != pid
 
 
 def test_settings_defaults_are_loopback_and_sized_for_this_machine(monkeypatch):

@@ -8,6 +8,7 @@ recomputed from the files (distinct lines per file, the header excluded).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -17,8 +18,11 @@ from pathlib import Path
 import pytest
 
 from conftest import BIN_DIR, PROJECT_DIR, run_dbt
-from lakehouse import generate, server, streaming
+from lakehouse.data import generate
+from lakehouse.platform import server
+from lakehouse.streaming import arrivals
 
+STAGE = 1  # kills and restarts the server
 PREFIX = "st_"
 EVENTS = f"{PREFIX}bronze.brz_stream_events"
 COUNTS = f"{PREFIX}silver.slv_stream_event_counts"
@@ -78,7 +82,7 @@ def stream(lakehouse, tmp_path_factory):
     mp.setenv("LAKEHOUSE_STREAM_DIR", str(folder))
 
     def drop(n: int):
-        return streaming.drop_files(folder, staging, rows=0, start=date(2019, 10, 3),
+        return arrivals.drop_files(folder, staging, rows=0, start=date(2019, 10, 3),
                                     end=date(2019, 10, 9), seed=31, interval=0, max_files=n,
                                     progress=False)  # fmt: skip
 
@@ -116,6 +120,7 @@ def test_a_build_reads_what_arrived_and_a_rebuild_only_the_new_files(stream, set
     new = stream["drop"](1)
     second = stream["build"]()
     assert f"[streaming] {EVENTS}: " in second.output
+    assert re.search(rf"\[streaming\] {EVENTS}: micro-batch \d+ read [1-9]\d* rows", second.output)
     assert _per_file(settings) == _expected(stream["folder"])
     spark = _session(settings)
     try:

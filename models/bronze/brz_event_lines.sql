@@ -2,47 +2,80 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        partition_by=['event_date'],
     )
 }}
 
+-- Every distinct line of every loaded landing file, parsed once: identical lines of a file
+-- are grouped first (n_occurrences counts them; the first is the event, the others exact
+-- duplicates), then each distinct line gets the typed fields and the first rule it breaks, by
+-- the one parser (macros/event_parsing.sql). Valid lines are brz_events, the others
+-- brz_rejected_event_lines (both views). Only the files brz_file_contents found new and not a
+-- duplicate are read.
+
 with
 
-landing_lines as (
+landed as (
 
-    select
-        landing.value as line,
-        landing._metadata.file_name as source_file,
-        landing._metadata.file_modification_time as file_modified_at
-    from {{ source('landing', 'event_lines') }} as landing
+    select * from {{ ref('brz_landed_lines') }}
+    where {{ landing_files_to_parse() }}
 
 ),
 
-new_lines as (
+distinct_lines as (
 
-    select * from landing_lines
-    where
-        line != '{{ var("source_header") }}'
-        and trim(line) != ''
-        {% if is_incremental() -%}
-            -- a file is loaded once: a rebuild reads only files that landed since
-            and source_file not in (select distinct t.source_file from {{ this }} as t)
-        {%- endif %}
+    select
+        line,
+        source_file,
+        count(*) as n_occurrences
+    from landed
+    group by source_file, line
+
+),
+
+parsed as (
+
+    {{ parse_event_lines('distinct_lines', ['line', 'source_file', 'n_occurrences']) }}
 
 ),
 
 final as (
 
     select
-        -- line
-        line,
+        -- ids
+        md5(concat(source_file, '|', line)) as event_id,
+        user_id,
+        product_id,
+        category_id,
+        user_session,
+
+        -- dimensions
+        event_type,
+        category_code,
+        brand,
+
+        -- measures
+        price,
+
+        -- timestamps
+        event_time,
+
+        -- the first rule the line breaks (null: a valid event), and the line itself when so
+        reject_reason,
+        case when reject_reason is not null then line end as rejected_line,
+
+        -- how often the line occurs in its file (more than once: exact duplicates)
+        n_occurrences,
 
         -- lineage
         source_file,
-        file_modified_at,
         '{{ invocation_id }}' as load_id,
-        current_timestamp() as loaded_at
+        current_timestamp() as loaded_at,
 
-    from new_lines
+        -- the partition (null for a line without a date)
+        event_date
+
+    from parsed
 
 )
 

@@ -1,29 +1,13 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        partition_by=['event_date'],
-    )
-}}
+{{ config(materialized='view') }}
+
+-- The valid, de-duplicated events: the lines of brz_event_lines that break no rule.
 
 with
 
-parsed as (
+event_lines as (
 
-    select * from {{ ref('brz_event_lines_parsed') }}
-    where
-        reject_reason is null
-        and {{ not_yet_loaded() }}
-
-),
-
-numbered as (
-
-    select
-        *,
-        -- identical lines of one file are exact duplicates: the first is kept
-        row_number() over (partition by source_file, line order by loaded_at) as occurrence
-    from parsed
+    select * from {{ ref('brz_event_lines') }}
+    where reject_reason is null
 
 ),
 
@@ -31,7 +15,7 @@ final as (
 
     select
         -- ids
-        md5(concat(source_file, '|', line)) as event_id,
+        event_id,
         user_id,
         product_id,
         category_id,
@@ -53,8 +37,7 @@ final as (
         source_file,
         loaded_at
 
-    from numbered
-    where occurrence = 1
+    from event_lines
 
 )
 

@@ -2,94 +2,118 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        post_hook=["{{ fail_on_changed_landing_files() }}"],
     )
 }}
 
--- One row per loaded file. Each count comes from a different table, so the row-conservation
--- test (landed = accepted + duplicates + rejected) checks the whole bronze load.
+-- The load audit: one row per file and build that loaded it, recognised it as a duplicate, or
+-- found it changed. For a loaded file the lines landed are counted on the text
+-- (brz_file_contents) and the rest on the parsed lines (brz_event_lines), so the
+-- row-conservation test (landed = accepted + duplicates + rejected) checks the whole load.
+
+{%- set audited = "source_file not in (select t.source_file from " ~ this
+    ~ " as t where t.load_status in ('loaded', 'duplicate'))" if is_incremental() else "true" %}
 
 with
 
-event_lines as (
+contents as (
 
-    select * from {{ ref('brz_event_lines') }}
-    {% if is_incremental() -%}
-        where source_file not in (select distinct t.source_file from {{ this }} as t)
-    {%- endif %}
+    -- files fingerprinted since the last audit
+    select * from {{ ref('brz_file_contents') }}
+    where {{ audited }}
 
 ),
 
-landed as (
+parsed as (
 
     select
         source_file,
-        count(*) as lines_landed,
-        max(file_modified_at) as file_modified_at,
+        sum(case when reject_reason is null then 1 else 0 end) as rows_accepted,
+        sum(case when reject_reason is null then n_occurrences - 1 else 0 end)
+            as rows_duplicate,
+        sum(case when reject_reason is not null then n_occurrences else 0 end)
+            as rows_rejected,
+        min(case when reject_reason is null then event_date end) as first_event_date,
+        max(case when reject_reason is null then event_date end) as last_event_date,
         max(loaded_at) as loaded_at
-    from event_lines
+    from {{ ref('brz_event_lines') }}
+    where source_file in (select c.source_file from contents as c)
     group by source_file
 
 ),
 
-accepted as (
+loads as (
 
     select
-        source_file,
-        count(*) as rows_accepted,
-        min(event_date) as first_event_date,
-        max(event_date) as last_event_date
-    from {{ ref('brz_events') }}
-    where source_file in (select l.source_file from landed as l)
-    group by source_file
+        -- ids
+        contents.source_file,
+
+        -- what happened
+        case when contents.duplicate_of is null then 'loaded' else 'duplicate' end
+            as load_status,
+        contents.duplicate_of,
+        case
+            when contents.duplicate_of is not null
+                then concat('same content as ', contents.duplicate_of, ': no rows loaded')
+        end as reason,
+
+        -- the file
+        contents.file_size,
+        contents.file_modified_at,
+        contents.content_hash,
+
+        -- measures
+        contents.content_lines as lines_landed,
+        coalesce(parsed.rows_accepted, 0) as rows_accepted,
+        coalesce(parsed.rows_duplicate, 0) as rows_duplicate,
+        coalesce(parsed.rows_rejected, 0) as rows_rejected,
+
+        -- dates and timestamps
+        parsed.first_event_date,
+        parsed.last_event_date,
+        coalesce(parsed.loaded_at, contents.read_at) as loaded_at
+
+    from contents
+    left join parsed on contents.source_file = parsed.source_file
 
 ),
 
-duplicates as (
+changed as (
 
+    -- known names whose size or modification time changed: recorded, never read
     select
         source_file,
-        count(*) - count(distinct line) as rows_duplicate
-    from {{ ref('brz_event_lines_parsed') }}
-    where
-        reject_reason is null
-        and source_file in (select l.source_file from landed as l)
-    group by source_file
-
-),
-
-rejected as (
-
-    select
-        source_file,
-        count(*) as rows_rejected
-    from {{ ref('brz_rejected_event_lines') }}
-    where source_file in (select l.source_file from landed as l)
-    group by source_file
+        'changed' as load_status,
+        cast(null as string) as duplicate_of,
+        concat(
+            'changed since it was loaded: size ', loaded_file_size, ' -> ', file_size,
+            ' bytes, modified ', loaded_file_modified_at, ' -> ', file_modified_at
+        ) as reason,
+        file_size,
+        file_modified_at,
+        cast(null as decimal(38, 0)) as content_hash,
+        cast(null as bigint) as lines_landed,
+        cast(null as bigint) as rows_accepted,
+        cast(null as bigint) as rows_duplicate,
+        cast(null as bigint) as rows_rejected,
+        cast(null as date) as first_event_date,
+        cast(null as date) as last_event_date,
+        current_timestamp() as loaded_at
+    from {{ ref('brz_landing_files') }}
+    where load_status = 'changed'
 
 ),
 
 final as (
 
     select
-        -- ids
-        landed.source_file,
-
-        -- measures
-        landed.lines_landed,
-        coalesce(accepted.rows_accepted, 0) as rows_accepted,
-        coalesce(duplicates.rows_duplicate, 0) as rows_duplicate,
-        coalesce(rejected.rows_rejected, 0) as rows_rejected,
-
-        -- dates and timestamps
-        accepted.first_event_date,
-        accepted.last_event_date,
-        landed.file_modified_at,
-        landed.loaded_at
-
-    from landed
-    left join accepted on landed.source_file = accepted.source_file
-    left join duplicates on landed.source_file = duplicates.source_file
-    left join rejected on landed.source_file = rejected.source_file
+        *,
+        '{{ invocation_id }}' as load_id
+    from (
+        select * from loads
+        union all
+        select * from changed
+    ) as audit_rows
 
 )
 

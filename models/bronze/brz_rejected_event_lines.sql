@@ -1,18 +1,13 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-    )
-}}
+{{ config(materialized='view') }}
+
+-- The quarantine: the lines of brz_event_lines that break a rule, with the reason.
 
 with
 
-parsed as (
+event_lines as (
 
-    select * from {{ ref('brz_event_lines_parsed') }}
-    where
-        reject_reason is not null
-        and {{ not_yet_loaded() }}
+    select * from {{ ref('brz_event_lines') }}
+    where reject_reason is not null
 
 ),
 
@@ -20,22 +15,18 @@ final as (
 
     select
         -- ids
-        md5(concat(source_file, '|', line, '|', cast(occurrence as string))) as rejected_line_id,
+        event_id as rejected_line_id,
 
-        -- the line as it landed, and why it was refused
-        line,
+        -- the line as it landed, why it was refused, and how often it occurs in its file
+        rejected_line as line,
         reject_reason,
+        n_occurrences,
 
         -- lineage
         source_file,
         loaded_at
 
-    from (
-        select
-            *,
-            row_number() over (partition by source_file, line order by loaded_at) as occurrence
-        from parsed
-    ) as numbered
+    from event_lines
 
 )
 

@@ -1,10 +1,13 @@
 {{ config(contract={'enforced': true}) }}
 
+-- The class balance of the latest training snapshot.
+
 with
 
 training_set as (
 
     select * from {{ ref('ml_user_training_set') }}
+    where run_date = (select max(t.run_date) from {{ ref('ml_user_training_set') }} as t)
 
 ),
 
@@ -13,6 +16,9 @@ final as (
     select
         -- ids
         split,
+
+        -- the snapshot
+        max(run_date) as run_date,
 
         -- measures
         count(*) as n_users,

@@ -1,16 +1,20 @@
 {{ config(contract={'enforced': true}) }}
 
+-- The most likely buyers of the latest scored run date, with what they did in its scoring
+-- snapshot.
+
 with
 
 scores as (
 
     select * from {{ ref('ml_user_purchase_scores') }}
+    where run_date = (select max(s.run_date) from {{ ref('ml_user_purchase_scores') }} as s)
 
 ),
 
 features as (
 
-    select * from {{ ref('slv_user_features') }}
+    select * from {{ ref('ml_user_scoring_set') }}
 
 ),
 
@@ -25,7 +29,12 @@ final as (
         scores.purchase_probability,
         cast(scores.model_version as int) as model_version,
 
-        -- what the user did in the observation window
+        -- the windows: scored on features up to run_date, for a purchase after it
+        scores.run_date,
+        scores.prediction_start_date,
+        scores.prediction_end_date,
+
+        -- what the user did in the scoring snapshot
         features.n_events,
         features.n_carts,
         features.n_purchases,
@@ -35,7 +44,9 @@ final as (
 
     from scores
     inner join features
-        on scores.user_id = features.user_id
+        on
+            scores.user_id = features.user_id
+            and scores.run_date = features.run_date
     where scores.purchase_rank <= {{ var('top_buyers') }}
 
 )

@@ -1,28 +1,44 @@
-{{ config(contract={'enforced': true}) }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='insert_overwrite',
+        partition_by=['run_date'],
+        on_schema_change='fail',
+        contract={'enforced': true},
+    )
+}}
+
+-- The training snapshot of a run date on which the propensity model retrains (see
+-- ml_retraining_decisions): the features of the observation window, by the same macro as the
+-- scoring set, the label from the prediction window after it, the split and class weights.
+-- On other run dates it adds nothing: the training set of each retraining stays, one
+-- partition per run date.
+
+{%- set retrain = retraining_decided(var('propensity_model_name')) %}
 
 with
 
 features as (
 
-    select * from {{ ref('slv_user_features') }}
+    {{ user_feature_snapshot(window_date('observation_start'), window_date('observation_end')) }}
 
 ),
 
-labels as (
+purchases as (
 
-    select * from {{ ref('slv_user_labels') }}
+    {{ user_purchases_between(window_date('prediction_start'), window_date('prediction_end')) }}
 
 ),
 
-split as (
+labelled as (
 
     select
         features.*,
-        labels.label,
+        cast(coalesce(purchases.n_purchases, 0) > 0 as int) as label,
         {{ hash_split_bucket('features.user_id') }} as split_bucket
     from features
-    inner join labels
-        on features.user_id = labels.user_id
+    left join purchases on features.user_id = purchases.user_id
+    where {{ 'true' if retrain else 'false' }}
 
 ),
 
@@ -31,10 +47,11 @@ assigned as (
     select
         *,
         case
-            when split_bucket < {{ var('train_ratio') }} * 10000 then 'train'
+            when split_bucket < {{ var('train_ratio') }} * {{ var('split_buckets') }}
+                then 'train'
             else 'test'
         end as split
-    from split
+    from labelled
 
 ),
 
@@ -69,7 +86,7 @@ final as (
             end as double
         ) as class_weight,
 
-        -- features (see slv_user_features)
+        -- features (see the user_feature_snapshot macro)
         assigned.n_events,
         assigned.n_views,
         assigned.n_carts,
@@ -91,7 +108,14 @@ final as (
         assigned.avg_session_duration_s,
         assigned.max_session_duration_s,
         assigned.days_since_last_event,
-        assigned.days_since_first_event
+        assigned.days_since_first_event,
+
+        -- the snapshot (the partition last)
+        {{ window_date('observation_start') }} as features_start_date,
+        {{ window_date('observation_end') }} as features_end_date,
+        {{ window_date('prediction_start') }} as label_start_date,
+        {{ window_date('prediction_end') }} as label_end_date,
+        {{ window_date('run_date') }} as run_date
 
     from assigned
     cross join train_balance

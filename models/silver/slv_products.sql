@@ -1,8 +1,9 @@
 with
 
-events as (
+product_days as (
 
-    select * from {{ ref('brz_events') }}
+    select * from {{ ref('slv_product_daily') }}
+    where event_date <= {{ window_date('run_date') }}
 
 ),
 
@@ -11,23 +12,22 @@ final as (
     select
         -- ids
         product_id,
-        max_by(category_id, event_time) as category_id,
+        max_by(category_id, last_seen_at) as category_id,
 
         -- dimensions
-        max_by(category_code, event_time) as category_code,
-        max_by(brand, event_time) as brand,
+        max_by(category_code, last_seen_at) as category_code,
+        max_by(brand, last_seen_at) as brand,
 
         -- measures
-        cast(max_by(price, event_time) as double) as last_price,
-        count(*) as n_events,
-        count(distinct user_id) as n_users,
-        sum(case when event_type = 'purchase' then 1 else 0 end) as n_purchases,
+        max_by(last_price, last_seen_at) as last_price,
+        sum(n_events) as n_events,
+        sum(n_purchases) as n_purchases,
 
         -- timestamps
-        min(event_time) as first_seen_at,
-        max(event_time) as last_seen_at
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at
 
-    from events
+    from product_days
     group by product_id
 
 )

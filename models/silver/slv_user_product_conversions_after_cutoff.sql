@@ -1,11 +1,17 @@
+{{ config(materialized='view') }}
+
+-- What the recommender evaluation checks against: products a user carted or bought from
+-- recommendation_cutoff to the run date, new to that user at the cutoff.
+
 with
 
-events as (
+product_days as (
 
-    select * from {{ ref('brz_events') }}
+    select * from {{ ref('slv_user_product_daily') }}
     where
         event_date >= {{ window_date('recommendation_cutoff') }}
-        and event_type in ('cart', 'purchase')
+        and event_date <= {{ window_date('run_date') }}
+        and (n_carts > 0 or n_purchases > 0)
 
 ),
 
@@ -22,23 +28,23 @@ final as (
 
     select
         -- ids
-        events.user_id,
-        events.product_id,
+        product_days.user_id,
+        product_days.product_id,
 
         -- measures
-        sum(case when events.event_type = 'cart' then 1 else 0 end) as n_carts,
-        sum(case when events.event_type = 'purchase' then 1 else 0 end) as n_purchases,
+        sum(product_days.n_carts) as n_carts,
+        sum(product_days.n_purchases) as n_purchases,
 
         -- timestamps
-        min(events.event_time) as first_conversion_at
+        min(product_days.first_interaction_at) as first_conversion_at
 
-    from events
+    from product_days
     -- only products new to the user: recommendations never repeat what the user has seen
     left anti join earlier
         on
-            events.user_id = earlier.user_id
-            and events.product_id = earlier.product_id
-    group by events.user_id, events.product_id
+            product_days.user_id = earlier.user_id
+            and product_days.product_id = earlier.product_id
+    group by product_days.user_id, product_days.product_id
 
 )
 

@@ -1,20 +1,20 @@
+{{ config(materialized='view') }}
+
+-- Everything each user did with each product up to the run date. A view over the daily
+-- aggregate: it costs nothing until the recommender reads it.
+
 with
 
-events as (
+product_days as (
 
-    select * from {{ ref('brz_events') }}
-
-),
-
-event_types as (
-
-    select * from {{ ref('slv_event_types') }}
+    select * from {{ ref('slv_user_product_daily') }}
+    where event_date <= {{ window_date('run_date') }}
 
 ),
 
 final as (
 
-    {{ user_product_interactions('events', 'event_types') }}
+    {{ user_product_interactions('product_days') }}
 
 )
 

@@ -1,21 +1,19 @@
+{{ config(materialized='view') }}
+
+-- The recommender evaluation's training data: interactions before recommendation_cutoff.
+
 with
 
-events as (
+product_days as (
 
-    select * from {{ ref('brz_events') }}
+    select * from {{ ref('slv_user_product_daily') }}
     where event_date < {{ window_date('recommendation_cutoff') }}
-
-),
-
-event_types as (
-
-    select * from {{ ref('slv_event_types') }}
 
 ),
 
 final as (
 
-    {{ user_product_interactions('events', 'event_types') }}
+    {{ user_product_interactions('product_days') }}
 
 )
 

@@ -1,42 +1,85 @@
-"""Five new products for every user, one row per user and rank (grain: user_id, rank).
+"""k new products for every user of the scoring snapshot, one row per user, rank and run date
+(grain: run_date, user_id, recommendation_rank), kept for every run date.
 
-Fits ALS on all interactions, logs it into the evaluation's MLflow run, registers it as a new
-version of the recommender model, and recommends: ALS for users with enough history, popular
-products (marked `popular`) for the rest and to fill short lists. Never a product the user
-already interacted with. The work is in `lakehouse.recommend`.
+On a run date that retrains the recommender (ml_retraining_decisions): fits ALS on the
+interactions up to the run date, logs it into that date's evaluation run, registers it and
+makes it the champion. Every run date recommends with the recommender of that date (the one
+just registered, else the champion the decision kept), loaded from the registry: ALS for users
+with enough history, popular products (marked `popular`) for the others, for users ALS never
+saw, and to fill short lists. Never a product the user touched up to the run date. The work is
+in `lakehouse.ml.recommend`.
 """
 
-from lakehouse import recommend, tracking
-from lakehouse.config import Settings
+from lakehouse.errors import DataConditionError
+from lakehouse.ml import drift, recommend, retraining, tracking
+from lakehouse.ml.connect import as_bool, progress
+from lakehouse.ml.propensity import FEATURES
+from lakehouse.platform.config import Settings
 
 
-def model(dbt, session):
+def _register_today(dbt, session, run_date, name, interactions) -> int:
+    """Fits, logs and registers the recommender of `run_date` (or finds the one a first run of
+    the date registered); returns its version."""
     import mlflow
     from pyspark.sql import functions as F
 
-    dbt.config(materialized="table")
-    interactions = dbt.ref("slv_user_product_interactions")
-    evaluation = dbt.ref("ml_recommender_evaluation")
-    params = dbt.config.meta_get("als_params")
-    min_products = dbt.config.meta_get("min_products")
-    model_name = dbt.config.meta_get("registered_model_name")
-    settings = Settings.from_env()
-    tracking.configure(settings, dbt.config.meta_get("experiment"))
-
-    als, seconds = recommend.fit_als(interactions, params, seed=42)
+    earlier = tracking.versions_for_run_date(name, str(run_date))
+    if earlier and not as_bool(dbt.config.meta_get("force_retrain")):
+        progress("recommend", f"{name}: v{earlier[-1].version} already trained for {run_date}")
+        return int(earlier[-1].version)
+    als, seconds = recommend.fit_als(
+        interactions, dbt.config.meta_get("als_params"), seed=int(dbt.config.meta_get("seed"))
+    )
+    evaluation = dbt.ref("ml_recommender_evaluation").where(F.col("run_date") == F.lit(run_date))
     run_id = evaluation.select("mlflow_run_id").first()[0]
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metric("final_training_seconds", seconds)
         tracking.log_spark_model(als)
-    version = tracking.register(model_name, run_id, {"algorithm": "als"}, "Product recommender")
-    users = interactions.select("user_id").distinct()
+        tracking.log_feature_reference(drift.reference(dbt.ref("ml_user_scoring_set"), FEATURES))
+    recommend.release(als)
+    version = tracking.register(name, run_id, {"algorithm": "als", "run_date": str(run_date)},
+                                "Product recommender")  # fmt: skip
+    tracking.promote(name, version.version)
+    progress("recommend", f"{name}: v{version.version} trained for {run_date} is the champion")
+    return int(version.version)
+
+
+def model(dbt, session):
+    from pyspark.sql import functions as F
+
+    dbt.config(
+        materialized="incremental", incremental_strategy="insert_overwrite",
+        partition_by=["run_date"],
+    )  # fmt: skip
+    name = dbt.config.meta_get("registered_model_name")
+    tracking.configure(Settings.from_env(), dbt.config.meta_get("experiment"))
+    run_date = dbt.ref("ml_run_windows").first().run_date
+    decision = retraining.decision_of(dbt.ref("ml_retraining_decisions"), run_date, name)
+    interactions = dbt.ref("slv_user_product_interactions")
+    if decision.retrained:
+        version = _register_today(dbt, session, run_date, name, interactions)
+    elif decision.champion_version is not None:
+        version = decision.champion_version
+    else:
+        raise DataConditionError(f"no recommender to recommend with: {decision.reason}")
+    als = recommend.load(name, version)
+    users = dbt.ref("ml_user_scoring_set").select("user_id")
     popular = recommend.popular_products(interactions, limit=100)
     recs = (
-        recommend.recommend(als, interactions, users, popular, min_products)
-        .withColumn("model_name", F.lit(model_name))
-        .withColumn("model_version", F.lit(int(version.version)))
+        recommend.recommend(
+            als,
+            interactions,
+            users,
+            popular,
+            int(dbt.config.meta_get("min_products")),
+            int(dbt.config.meta_get("k")),
+        )  # fmt: skip
+        .select(F.lit(run_date).cast("date").alias("run_date"), "*")
+        .withColumn("model_name", F.lit(name))
+        .withColumn("model_version", F.lit(int(version)))
         .withColumn("recommended_at", F.current_timestamp())
         .localCheckpoint(eager=True)
     )
     recommend.release(als)
+    progress("recommend", f"{name}: v{version} recommended for {run_date}")
     return recs

@@ -1,17 +1,21 @@
-"""Purchase-propensity candidates, one row per trained candidate (grain: mlflow_run_id).
+"""Purchase-propensity candidates, one row per trained candidate (grain: mlflow_run_id), kept
+for every run date that retrained.
 
-Tunes LogisticRegression and RandomForestClassifier on the training split of
-ml_user_training_set, refits the best of each, evaluates them and a constant baseline on the
-test split, logs every candidate to MLflow, registers the winner and applies the champion
-gate. The work is in `lakehouse.propensity`; the grids and names come from this model's
-`meta` in the YAML.
+On a run date whose decision (ml_retraining_decisions) is to retrain: tunes
+LogisticRegression and RandomForestClassifier on the training split of that date's training
+set, refits the best of each, evaluates them and a constant baseline on the test split, logs
+every candidate to MLflow, registers the winner and applies the champion gate. On other dates
+it adds nothing and says why in one line. The work is in `lakehouse.ml.propensity`; the grids
+and names come from this model's `meta` in the YAML.
 """
 
-from lakehouse import propensity
-from lakehouse.config import Settings
+from lakehouse.errors import DataConditionError
+from lakehouse.ml import propensity, retraining
+from lakehouse.ml.connect import as_bool
+from lakehouse.platform.config import Settings
 
 SCHEMA = """
-    algorithm string, stage string, params string, validation_auc_roc double,
+    run_date date, algorithm string, stage string, params string, validation_auc_roc double,
     validation_auc_pr double, test_auc_roc double, test_auc_pr double,
     training_seconds double, mlflow_run_id string, registered_version int,
     is_champion boolean, gate_decision string
@@ -19,11 +23,29 @@ SCHEMA = """
 
 
 def model(dbt, session):
-    dbt.config(materialized="table")
-    training_set = dbt.ref("ml_user_training_set")
+    from pyspark.sql import functions as F
+
+    dbt.config(materialized="incremental", incremental_strategy="append")
+    name = dbt.config.meta_get("registered_model_name")
+    run_date = dbt.ref("ml_run_windows").first().run_date
+    decision = retraining.decision_of(dbt.ref("ml_retraining_decisions"), run_date, name)
+    forced = as_bool(dbt.config.meta_get("force_retrain"))
+    if retraining.training_skipped(session, dbt.this, dbt.is_incremental, run_date, decision,
+                                   forced, "propensity"):  # fmt: skip
+        return session.createDataFrame([], SCHEMA)
+    training_set = dbt.ref("ml_user_training_set").where(F.col("run_date") == F.lit(run_date))
+    balance = training_set.where("split = 'train'").agg(
+        F.count("*").alias("users"), F.sum("label").alias("buyers")
+    ).first()  # fmt: skip
+    if not balance.buyers:
+        raise DataConditionError(
+            f"the training split of run date {run_date} has {balance.users} users and no buyer: "
+            "choose another run_date, or a longer prediction_days"
+        )
     config = {
+        "run_date": run_date,
         "experiment": dbt.config.meta_get("experiment"),
-        "registered_model_name": dbt.config.meta_get("registered_model_name"),
+        "registered_model_name": name,
         "seed": dbt.config.meta_get("seed"),
         "logistic_regression_grid": dbt.config.meta_get("logistic_regression_grid"),
         "random_forest_grid": dbt.config.meta_get("random_forest_grid"),

@@ -1,47 +1,66 @@
-"""ALS against a popularity baseline on a time split, one row per method (grain: method).
+"""ALS against a popularity baseline on a time split, one row per method and run date that
+retrained the recommender (grain: run_date, method).
 
-Fits ALS on the interactions before `recommendation_cutoff`, recommends 5 new products to
-every user who carted or bought a new product from the cutoff on, and scores precision@5,
-recall@5 and catalogue coverage for ALS (with its popular fallback) and for popular products
-alone. Both land in one MLflow run with the ALS parameters; ml_product_recommendations adds
-the final model to that run and registers it. The work is in `lakehouse.recommend`.
+On a run date whose decision (ml_retraining_decisions) is to retrain the recommender: fits ALS
+on the interactions before `recommendation_cutoff`, recommends k new products to every user who
+carted or bought a new product from the cutoff to the run date, and scores precision@k,
+recall@k and catalogue coverage for ALS (with its popular fallback) and for popular products
+alone. Both land in one MLflow run with the ALS parameters; ml_product_recommendations adds the
+final model to that run and registers it. On other dates it adds nothing and says why. The work
+is in `lakehouse.ml.recommend`.
 """
 
-from lakehouse import recommend, tracking
-from lakehouse.config import Settings
+from lakehouse.ml import recommend, retraining, tracking
+from lakehouse.ml.connect import as_bool, progress
+from lakehouse.platform.config import Settings
 
 SCHEMA = """
-    method string, precision_at_5 double, recall_at_5 double, coverage double,
-    users_evaluated bigint, training_seconds double, mlflow_run_id string
+    run_date date, method string, k int, precision_at_k double, recall_at_k double,
+    coverage double, users_evaluated bigint, training_seconds double, mlflow_run_id string
 """
 
 
 def model(dbt, session):
     import mlflow
 
-    dbt.config(materialized="table")
+    dbt.config(materialized="incremental", incremental_strategy="append")
+    name = dbt.config.meta_get("registered_model_name")
+    run_date = dbt.ref("ml_run_windows").first().run_date
+    decision = retraining.decision_of(dbt.ref("ml_retraining_decisions"), run_date, name)
+    forced = as_bool(dbt.config.meta_get("force_retrain"))
+    if retraining.training_skipped(session, dbt.this, dbt.is_incremental, run_date, decision,
+                                   forced, "recommend"):  # fmt: skip
+        return session.createDataFrame([], SCHEMA)
+
     before = dbt.ref("slv_user_product_interactions_before_cutoff")
     truth = dbt.ref("slv_user_product_conversions_after_cutoff")
     params = dbt.config.meta_get("als_params")
     min_products = dbt.config.meta_get("min_products")
-    settings = Settings.from_env()
-    tracking.configure(settings, dbt.config.meta_get("experiment"))
+    k = int(dbt.config.meta_get("k"))
+    tracking.configure(Settings.from_env(), dbt.config.meta_get("experiment"))
 
     users = truth.select("user_id").distinct()
     popular = recommend.popular_products(before, limit=100)
     catalogue = before.select("product_id").distinct().count()
-    als, seconds = recommend.fit_als(before, params, seed=42)
+    als, seconds = recommend.fit_als(before, params, seed=int(dbt.config.meta_get("seed")))
     rows = []
-    with mlflow.start_run(run_name="als recommender") as run:
-        mlflow.set_tags({"pipeline": "product_recommendations", "stage": "evaluation"})
-        mlflow.log_params({**params, "min_products": min_products, "k": recommend.K})
+    with mlflow.start_run(run_name=f"als recommender {run_date}") as run:
+        mlflow.set_tags({"pipeline": "product_recommendations", "stage": "evaluation",
+                         "run_date": str(run_date)})  # fmt: skip
+        mlflow.log_params({**params, "min_products": min_products, "k": k})
         for method, fitted in (("als", als), ("popular", None)):
-            recs = recommend.recommend(fitted, before, users, popular, min_products)
-            found = recommend.evaluate(recs, truth, catalogue)
-            mlflow.log_metrics({f"{method}_{name}": value for name, value in found.items()})
+            recs = recommend.recommend(fitted, before, users, popular, min_products, k)
+            found = recommend.evaluate(recs, truth, catalogue, k)
+            progress(
+                "recommend",
+                f"evaluated {method}: precision@{k} "
+                f"{found['precision_at_k']:.4f} over {int(found['users_evaluated'])} users",
+            )
+            mlflow.log_metrics({f"{method}_{key}": value for key, value in found.items()})
             rows.append((
-                method, found["precision_at_5"], found["recall_at_5"], found["coverage"],
-                int(found["users_evaluated"]), seconds if fitted else 0.0, run.info.run_id,
+                run_date, method, k, found["precision_at_k"], found["recall_at_k"],
+                found["coverage"], int(found["users_evaluated"]), seconds if fitted else 0.0,
+                run.info.run_id,
             ))  # fmt: skip
         mlflow.log_metric("evaluation_training_seconds", seconds)
     recommend.release(als)

@@ -7,9 +7,9 @@ watermark. Append mode: a window is written once, after the watermark passes its
 the newest windows appear in a later build.
 """
 
-from lakehouse import streaming
+from lakehouse.streaming import streams
 
 
 def model(dbt, session):
     dbt.config(materialized="streaming")
-    return streaming.event_counts(dbt.ref("brz_stream_events"))
+    return streams.event_counts(dbt.ref("brz_stream_events"))

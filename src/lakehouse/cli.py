@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
-from lakehouse import jars, server
-from lakehouse.config import Settings
+from lakehouse.platform import jars, server
+from lakehouse.platform.config import Settings
 
 
 def _cmd_setup(settings: Settings, args: argparse.Namespace) -> int:
@@ -64,12 +64,10 @@ def _cmd_where(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
-    from datetime import date
-
-    from lakehouse import streaming
+    from lakehouse.streaming import arrivals
 
     target = Path(args.to) if args.to else settings.stream_dir
-    dropped = streaming.drop_files(
+    dropped = arrivals.drop_files(
         target, settings.stream_staging_dir, rows=args.rows, start=date.fromisoformat(args.start),
         end=date.fromisoformat(args.end), seed=args.seed, interval=args.interval,
         max_files=args.files,
@@ -79,7 +77,7 @@ def _cmd_stream(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
-    from lakehouse import generate
+    from lakehouse.data import generate
 
     out = Path(args.out) if args.out else settings.landing_dir
     existing = [p for p in out.glob("*") if p.name.endswith((".csv", ".csv.gz"))]
@@ -88,6 +86,15 @@ def _cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     start = date.fromisoformat(args.start)
     end = date.fromisoformat(args.end)
+    if args.extend_to:
+        last = date.fromisoformat(args.extend_to)
+        days = [end + timedelta(days=i) for i in range(1, (last - end).days + 1)]
+        paths = generate.extend(
+            out, days, rows=args.rows, start=start, end=end, seed=args.seed,
+            bad_rate=args.bad_rate, compress=args.gzip,
+        )  # fmt: skip
+        print(f"Wrote {len(paths)} day file(s) after {end} continuing the data set, into {out}")
+        return 0
     print(f"Generating ~{args.rows:,} events, {start} .. {end}, seed {args.seed}, into {out}")
     paths = generate.generate(
         out, rows=args.rows, start=start, end=end, seed=args.seed,
@@ -98,7 +105,7 @@ def _cmd_generate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _cmd_profile(settings: Settings, args: argparse.Namespace) -> int:
-    from lakehouse import profile
+    from lakehouse.data import profile
 
     paths = profile.event_files([Path(p) for p in args.paths] or [settings.landing_dir])
     print(f"Profiling {len(paths)} files ...", flush=True)
@@ -111,8 +118,36 @@ def _cmd_profile(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    """Runs the daily Dagster job for each date from --start to --end, in order, in this
+    process, with Dagster's run history in the state folder (as `make dagster` keeps it)."""
+    import os
+    from datetime import timedelta
+
+    from dagster import DagsterInstance
+    from dagster_dbt.cli.app import prepare_and_package
+
+    home = settings.state_dir / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    from lakehouse.orchestration.project import DBT_PROJECT
+
+    prepare_and_package(DBT_PROJECT)
+    from lakehouse.orchestration import definitions
+
+    start, end = date.fromisoformat(args.start), date.fromisoformat(args.end or args.start)
+    if end < start:
+        raise ValueError(f"--end {end} is before --start {start}")
+    dates = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+    results = definitions.run_dates(dates, DagsterInstance.get())
+    for run_date, result in zip(dates, results, strict=False):
+        print(f"run date {run_date}: {'succeeded' if result.success else 'FAILED'} "
+              f"(Dagster run {result.run_id})")  # fmt: skip
+    return 0 if len(results) == len(dates) and all(r.success for r in results) else 1
+
+
 def _cmd_cluster(settings: Settings, args: argparse.Namespace) -> int:
-    from lakehouse import cluster
+    from lakehouse.platform import cluster
 
     if args.action == "up":
         cs = cluster.up(settings)
@@ -170,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--if-missing", action="store_true", help="do nothing when the folder has event files"
     )
+    gen.add_argument(
+        "--extend-to", metavar="YYYY-MM-DD",
+        help="write only the days after --end up to this date, continuing the same data set "
+        "(same users and products, each day's usual volume): the next daily files",
+    )  # fmt: skip
     gen.set_defaults(func=_cmd_generate)
     stream = sub.add_parser(
         "stream", help="drop generated event files into the streaming folder, one at a time"
@@ -182,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
     stream.add_argument("--files", type=int, help="stop after dropping this many files")
     stream.add_argument("--to", help="folder (default: LAKEHOUSE_STREAM_DIR or state/stream)")
     stream.set_defaults(func=_cmd_stream)
+    back = sub.add_parser(
+        "backfill", help="run the daily job for a range of run dates, in order (Dagster)"
+    )
+    back.add_argument("start", help="first run date (YYYY-MM-DD)")
+    back.add_argument("end", nargs="?", help="last run date, inclusive (default: start)")
+    back.set_defaults(func=_cmd_backfill)
     clu = sub.add_parser(
         "cluster", help="a local Spark standalone cluster: a master and workers on loopback"
     )

@@ -1,16 +1,21 @@
-{#- Recommendations never repeat a product the user already interacted with. -#}
+{#-
+    Recommendations never repeat a product the user touched up to the run date they were made
+    for (checked for the latest run date).
+-#}
 
 with
 
 recommendations as (
 
     select * from {{ ref('ml_product_recommendations') }}
+    where
+        run_date = (select max(r.run_date) from {{ ref('ml_product_recommendations') }} as r)
 
 ),
 
-interactions as (
+touched as (
 
-    select * from {{ ref('slv_user_product_interactions') }}
+    select * from {{ ref('slv_user_product_daily') }}
 
 )
 
@@ -19,7 +24,8 @@ select
     recommendations.product_id,
     recommendations.source
 from recommendations
-inner join interactions
+inner join touched
     on
-        recommendations.user_id = interactions.user_id
-        and recommendations.product_id = interactions.product_id
+        recommendations.user_id = touched.user_id
+        and recommendations.product_id = touched.product_id
+        and recommendations.run_date >= touched.event_date

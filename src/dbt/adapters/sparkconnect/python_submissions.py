@@ -5,7 +5,8 @@ dbt compiles a Python model into one script: the model's source, dbt's helpers (
 writes the returned DataFrame with `saveAsTable`. This helper executes that script with `spark`
 bound to a Spark Connect session of the profile's `connect_url`, so reads and writes happen on
 the server while the Python runs here. A failure is raised with the model's name and a traceback
-whose line numbers point into the model's own source file.
+whose line numbers point into the model's own source file; an exception marked `user_facing`
+(a data condition the model names, with what to change) is raised with its message alone.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class SparkConnectPythonJobHelper(PythonJobHelper):
         try:
             exec(code, namespace)  # noqa: S102 - running dbt-compiled model code is the job
         except Exception as exc:
+            if getattr(exc, "user_facing", False):  # a data condition, named by the model
+                raise DbtRuntimeError(f"Python model {self.name} stopped: {exc}") from None
             raise DbtRuntimeError(self._describe_failure(exc, compiled_code)) from None
         finally:
             namespace.clear()

@@ -91,7 +91,24 @@ _query = (
     .trigger(availableNow=True)
     .toTable(_table)
 )
-_query.awaitTermination()
+
+def _report_progress(query, seen):
+    """One line per finished micro-batch, so a long catch-up shows that it moves."""
+    for progress in query.recentProgress:
+        if progress.batchId > seen:
+            seen = progress.batchId
+            print(
+                f"[streaming] {_table}: micro-batch {seen} read {progress.numInputRows} rows "
+                f"({progress.processedRowsPerSecond:,.0f} rows/s)",
+                flush=True,
+            )
+    return seen
+
+
+_seen = -1
+while not _query.awaitTermination(5):
+    _seen = _report_progress(_query, _seen)
+_report_progress(_query, _seen)
 _seconds = _time.perf_counter() - _started
 # What this build wrote, from the table's history: one STREAMING UPDATE per micro-batch.
 _batches = [

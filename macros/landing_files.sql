@@ -1,0 +1,67 @@
+{#-
+    Post-hook of brz_file_loads: fails the build, naming every landing file that this build
+    found changed since it was loaded (a known name with another size or modification time),
+    and the two ways out. The audit rows are written first, so the finding is kept.
+-#}
+{% macro fail_on_changed_landing_files() -%}
+    {%- if execute and model.resource_type == 'model' -%}
+        {%- set rows = run_query(
+            'select source_file, reason from ' ~ this
+            ~ " where load_status = 'changed' and load_id = '" ~ invocation_id ~ "'"
+            ~ ' order by source_file'
+        ) -%}
+        {%- if rows | length > 0 -%}
+            {%- set names = rows | map(attribute=0) | list -%}
+            {{ exceptions.raise_compiler_error(
+                'Landing file(s) changed since they were loaded: '
+                ~ rows | map('join', ' ') | join('; ')
+                ~ '. Their rows stay as first loaded; nothing of them was read again. Either'
+                ~ ' restore each file as it was loaded (same content, size and modification'
+                ~ ' time), or reload it: dbt run-operation reload_landing_file --args'
+                ~ " '{file: " ~ names[0] ~ "}', then dbt build."
+            ) }}
+        {%- endif -%}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}
+
+
+{#-
+    `dbt run-operation reload_landing_file --args '{file: <name>}'`: forgets one landing file
+    so that the next build loads it again as it is now. Deletes its lines (events and
+    quarantined lines) and fingerprint, marks its audit rows `reloaded`, and appends an
+    `unloaded` row with the dates its events covered (the silver daily aggregates rebuild
+    those dates).
+-#}
+{% macro reload_landing_file(file) -%}
+    {%- set schema = generate_schema_name('bronze', none) | trim -%}
+    {%- set name = sql_string(file) -%}
+    {%- set known = run_query(
+        'select count(*) from ' ~ schema ~ '.brz_file_loads where source_file = ' ~ name
+    ).rows[0][0] -%}
+    {%- if known == 0 -%}
+        {{ exceptions.raise_compiler_error(
+            'reload_landing_file: ' ~ file ~ ' was never loaded (not in '
+            ~ schema ~ '.brz_file_loads); a build loads it as a new file') }}
+    {%- endif -%}
+    {%- set dates = run_query(
+        'select min(event_date), max(event_date), count(*) from ' ~ schema
+        ~ '.brz_event_lines where reject_reason is null and source_file = ' ~ name).rows[0] -%}
+    {%- for table in ['brz_event_lines', 'brz_file_contents'] -%}
+        {%- do run_query('delete from ' ~ schema ~ '.' ~ table ~ ' where source_file = ' ~ name) -%}
+    {%- endfor -%}
+    {%- do run_query(
+        'update ' ~ schema ~ ".brz_file_loads set load_status = 'reloaded'"
+        ~ " where load_status in ('loaded', 'duplicate') and source_file = " ~ name
+    ) -%}
+    {%- do run_query(
+        'insert into ' ~ schema ~ '.brz_file_loads (source_file, load_status, reason,'
+        ~ ' first_event_date, last_event_date, loaded_at, load_id) values (' ~ name
+        ~ ", 'unloaded', 'reload_landing_file: forgotten, to be loaded again as it is now', "
+        ~ ("date'" ~ dates[0] ~ "'" if dates[0] else 'null') ~ ', '
+        ~ ("date'" ~ dates[1] ~ "'" if dates[1] else 'null')
+        ~ ", current_timestamp(), '" ~ invocation_id ~ "')"
+    ) -%}
+    {{ log('reload_landing_file: removed ' ~ dates[2] ~ ' events of ' ~ file
+           ~ '; the next dbt build loads it again', info=true) }}
+{%- endmacro %}

@@ -1,0 +1,57 @@
+{{ config(materialized='table') }}
+
+-- What this build does with each file of the landing folder, from the folder's listing alone
+-- (name, size, modification time: no file is read) and the load audit's last word on each
+-- name. A file's identity is its name, size and modification time.
+
+with
+
+listing as (
+
+    select
+        regexp_extract(path, '[^/]+$', 0) as source_file,
+        path as file_path,
+        length as file_size,
+        modificationtime as file_modified_at
+    from {{ source('landing', 'event_files') }}
+
+),
+
+known as (
+
+    -- the audit's latest row per file name
+    {{ latest_file_loads() }}
+
+),
+
+final as (
+
+    select
+        -- ids
+        listing.source_file,
+
+        -- the file now
+        listing.file_path,
+        listing.file_size,
+        listing.file_modified_at,
+
+        -- the file as it was loaded
+        known.file_size as loaded_file_size,
+        known.file_modified_at as loaded_file_modified_at,
+
+        -- what this build does with it
+        case
+            when known.source_file is null or known.load_status = 'unloaded' then 'new'
+            when
+                known.file_size != listing.file_size
+                or known.file_modified_at != listing.file_modified_at
+                then 'changed'
+            else 'known'
+        end as load_status
+
+    from listing
+    left join known on listing.source_file = known.source_file
+
+)
+
+select * from final

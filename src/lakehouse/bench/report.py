@@ -1,0 +1,157 @@
+"""The benchmark's report: ratios between the figures, `results.md`, `results.json` and the
+chart in `docs/benchmark/`."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+
+# The caching comparison retrains the whole propensity search twice; it is measured up to this
+# size (the default one), not repeated at every larger size.
+CACHE_MAX_ROWS = 1_000_000
+
+
+def ratios(size: dict) -> dict:
+    full = size["full_build"]
+    nodes = full["nodes"]
+    sql_models = {k.split(".")[-1]: v for k, v in nodes.items() if v["kind"] == "model"}
+    duck = {k: v for k, v in size["duckdb"].items() if "seconds" in v and k in sql_models}
+    spark_sql = sum(sql_models[k]["seconds"] for k in duck)
+    duck_sql = sum(v["seconds"] for v in duck.values()) + size["duckdb"]["landing"]["seconds"]
+    bronze = full["layers"].get("bronze", 0.0)
+    cache = size.get("propensity_training_cache")  # measured up to CACHE_MAX_ROWS
+    return {
+        "pipeline_over_plain_pyspark": full["seconds"] / size["plain_pyspark"]["seconds"],
+        "pipeline_over_bare_copy": full["seconds"] / size["bare_copy"]["seconds"],
+        "bronze_over_bare_copy": bronze / size["bare_copy"]["seconds"],
+        "duckdb_over_pipeline_sql": duck_sql / spark_sql if spark_sql else None,
+        "duckdb_models_compared": sorted(duck),
+        "duckdb_models_failed": sorted(k for k, v in size["duckdb"].items() if "error" in v),
+        # the same SQL must give the same tables: row counts of DuckDB against Spark
+        "duckdb_rows_differ": sorted(
+            k
+            for k, n in size.get("spark_rows", {}).items()
+            if k in size["duckdb"] and size["duckdb"][k].get("rows") != n
+        ),  # fmt: skip
+        "incremental_over_full": size["daily_run"]["seconds"] / full["seconds"],
+        "rerun_over_full": size["rerun"]["seconds"] / full["seconds"] if "rerun" in size else None,
+        "retrain_day_over_full": (
+            size["retrain_day"]["seconds"] / full["seconds"] if "retrain_day" in size else None
+        ),
+        "uncached_over_cached_training": cache["uncached"] / cache["cached"] if cache else None,
+    }
+
+
+def machine() -> dict:
+    mem = next(
+        int(line.split()[1]) * 1024
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), platform.processor(),
+    )  # fmt: skip
+    return {"cpus": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem / 2**30, 1),
+            "python": platform.python_version(), "os": platform.platform()}  # fmt: skip
+
+
+def write_report(results: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    m = results["machine"]
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Measured {results['finished']} by `make bench` on {m['cpus']} cores ({m['cpu']}), "
+        f"{m['memory_gib']} GiB memory. Raw figures: `results.json`; chart: `benchmark.png`.",
+        "",
+        "| | " + " | ".join(f"{s['input_rows']:,} rows" for s in results["sizes"]) + " |",
+        "| --- | " + " | ".join("---" for _ in results["sizes"]) + " |",
+    ]
+
+    def row(label, fn):
+        lines.append(f"| {label} | " + " | ".join(fn(s) for s in results["sizes"]) + " |")
+
+    row("full `dbt build` (s)", lambda s: f"{s['full_build']['seconds']:.0f}")
+    for layer in ("seeds", "bronze", "silver", "gold"):
+        row(f"&nbsp;&nbsp;{layer}, summed node time (s)",
+            lambda s, la=layer: f"{s['full_build']['layers'].get(la, 0):.0f}")  # fmt: skip
+    row("input rows per second (full build)",
+        lambda s: f"{s['full_build']['rows_per_second']:,.0f}")  # fmt: skip
+
+    def gib(value) -> str:
+        return "not recorded" if value is None else f"{value / 2**30:.2f}"
+
+    row("peak RSS server JVM / dbt (GiB)", lambda s: (
+        f"{gib(s['full_build']['server_peak_rss_bytes'])} / "
+        f"{gib(s['full_build']['dbt_peak_rss_bytes'])}"))  # fmt: skip
+
+    def seconds(phase):
+        return lambda s: f"{s[phase]['seconds']:.0f}" if phase in s else "n/a"
+
+    row("daily run, one new day, no retraining (s)", seconds("daily_run"))
+    row("rerun of that date, no new file (s)", seconds("rerun"))
+    row("retrain day, one new day (s)", seconds("retrain_day"))
+    row("plain PySpark script (s)", lambda s: f"{s['plain_pyspark']['seconds']:.0f}")
+    row("bare CSV-to-Delta copy (s)", lambda s: f"{s['bare_copy']['seconds']:.0f}")
+    row("propensity training cached / uncached (s)", lambda s: (
+        f"{c['cached']:.0f} / {c['uncached']:.0f}" if (c := s.get("propensity_training_cache"))
+        else f"measured up to {CACHE_MAX_ROWS:,} only"))  # fmt: skip
+    for key, label in [
+        ("pipeline_over_plain_pyspark", "**ratio** pipeline / plain PySpark"),
+        ("pipeline_over_bare_copy", "**ratio** pipeline / bare copy"),
+        ("bronze_over_bare_copy", "**ratio** bronze layer / bare copy"),
+        ("duckdb_over_pipeline_sql", "**ratio** DuckDB / pipeline, same bronze+silver SQL"),
+        ("incremental_over_full", "**ratio** daily run / full build"),
+        ("rerun_over_full", "**ratio** rerun / full build"),
+        ("retrain_day_over_full", "**ratio** retrain day / full build"),
+        ("uncached_over_cached_training", "**ratio** uncached / cached training"),
+    ]:
+        row(label, lambda s, k=key: "n/a" if s["ratios"][k] is None else f"{s['ratios'][k]:.2f}")
+    failed = sorted({m for s in results["sizes"] for m in s["ratios"]["duckdb_models_failed"]})
+    lines += [
+        "",
+        "DuckDB ran the compiled SQL of "
+        + ", ".join(results["sizes"][0]["ratios"]["duckdb_models_compared"])
+        + ".",
+    ]
+    differ = sorted({m for s in results["sizes"] for m in s["ratios"]["duckdb_rows_differ"]})
+    lines.append(
+        "Row counts of every bronze and silver table agree between DuckDB and Spark."
+        if not differ else "Row counts differ between DuckDB and Spark for: " + ", ".join(differ)
+    )  # fmt: skip
+    if failed:
+        lines.append("DuckDB could not run (translated Spark SQL it does not support): "
+                     + ", ".join(failed) + "; those are left out of the ratio.")  # fmt: skip
+    (out / "results.md").write_text("\n".join(lines) + "\n")
+    _chart(results, out / "benchmark.png")
+
+
+def _chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = ["bare copy", "plain PySpark", "dbt: bronze", "dbt: silver", "dbt: gold",
+              "dbt: full build", "daily run"]  # fmt: skip
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    width = 0.8 / len(results["sizes"])
+    for i, s in enumerate(results["sizes"]):
+        layers = s["full_build"]["layers"]
+        values = [s["bare_copy"]["seconds"], s["plain_pyspark"]["seconds"],
+                  layers.get("bronze", 0), layers.get("silver", 0), layers.get("gold", 0),
+                  s["full_build"]["seconds"], s["daily_run"]["seconds"]]  # fmt: skip
+        xs = [x + i * width for x in range(len(labels))]
+        ax.bar(xs, values, width, label=f"{s['input_rows']:,} rows")
+    ax.set_xticks([x + width * (len(results["sizes"]) - 1) / 2 for x in range(len(labels))])
+    ax.set_xticklabels(labels, rotation=20, ha="right")
+    ax.set_ylabel("seconds (wall; layers: summed node time)")
+    ax.set_title(f"ecom lakehouse benchmark, {results['machine']['cpus']} cores")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

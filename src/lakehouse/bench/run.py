@@ -1,0 +1,357 @@
+"""`make bench` / `lakehouse bench`: how fast the pipeline is, against reference points.
+
+For each data size (default 1 M and 10 M events over October and November 2019), in a state
+folder of its own and with a server of its own (free ports, stopped at the end):
+
+1. generates the data and drops 3 day files into the streaming folder (as `make run` does);
+2. the full build: `dbt build` from an empty state, wall time per model and layer from
+   run_results.json, input rows per second, peak memory of the server JVM (sampled RSS) and
+   of the dbt process;
+3. caching: `ml_propensity_candidates` rebuilt with the assembled training data cached (the
+   default) and uncached (`cache_training_data: false`);
+4. the daily run: one more day file lands and `dbt build --vars '{run_date: "2019-12-01"}'`
+   runs (bronze loads only the new file) against the full build;
+5. references on the same data and server: the plain PySpark script and the bare CSV-to-Delta
+   copy (`lakehouse.bench.plain`), and DuckDB running the same compiled bronze and silver SQL
+   (`lakehouse.bench.duck`).
+
+Writes `docs/benchmark/results.json`, `docs/benchmark/results.md` and
+`docs/benchmark/benchmark.png`. Not part of `make test`: timings are measured and written down
+here, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from lakehouse.bench import duck, plain
+from lakehouse.bench.report import CACHE_MAX_ROWS, machine, ratios, write_report
+from lakehouse.data import generate
+from lakehouse.platform import server
+from lakehouse.platform.config import Settings, find_project_root
+from lakehouse.streaming import arrivals
+
+BIN = Path(sys.executable).parent
+DAY_AFTER = date(2019, 12, 1)  # the daily run: a no-retrain day after the full build
+RETRAIN_DAY = date(2019, 12, 2)  # the next day, forced to retrain
+BAD_RATE = 0.00002  # as `make run`: a few malformed lines for the quarantine
+
+
+def generate_landing(landing: Path, rows: int) -> list[Path]:
+    """The landing files of `make run` at `rows` events requested: two months, seed 42, a few
+    malformed lines for the quarantine. Returns the files written."""
+    return generate.generate(landing, rows=rows, start=date(2019, 10, 1), end=date(2019, 11, 30),
+                             seed=42, bad_rate=BAD_RATE, progress=False)  # fmt: skip
+
+
+def drop_stream_files(stream_dir: Path, staging_dir: Path, rows: int) -> None:
+    """The streaming folder's files for a landing of `rows` events: three days' share of them,
+    as the streaming models read in a full build."""
+    arrivals.drop_files(stream_dir, staging_dir, rows=rows * 3 // 61, start=date(2019, 10, 1),
+                         end=date(2019, 10, 3), seed=42, interval=0, progress=False)  # fmt: skip
+
+
+class PeakRss:
+    """Samples a process's resident memory once a second; `peak` in bytes."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.peak = max(self.peak, int(line.split()[1]) * 1024)
+            except OSError:
+                pass
+            self._stop.wait(1.0)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _dbt(args: list[str], project: Path, target: Path, log: Path) -> tuple[float, dict]:
+    """Runs dbt; returns (wall seconds, run_results)."""
+    started = time.perf_counter()
+    with log.open("a") as out:
+        out.write(f"\n$ dbt {' '.join(args)}\n")
+        out.flush()
+        proc = subprocess.run(
+            [str(BIN / "dbt"), *args, "--project-dir", str(project), "--target-path",
+             str(target), "--log-path", str(target)],
+            cwd=project, stdout=out, stderr=subprocess.STDOUT, check=False,
+        )  # fmt: skip
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"dbt {' '.join(args)} failed; see {log}")
+    return seconds, json.loads((target / "run_results.json").read_text())
+
+
+def _per_node(run_results: dict, manifest: dict) -> dict[str, dict]:
+    """Seconds per model/seed/test, with the layer each belongs to (a test: its model's)."""
+    nodes = manifest["nodes"]
+    out = {}
+    for result in run_results["results"]:
+        uid = result["unique_id"]
+        node = nodes.get(uid) or {}
+        kind = node.get("resource_type", uid.split(".")[0])
+        owner = node
+        if kind in ("test", "unit_test") or uid.startswith("unit_test."):
+            parents = [p for p in node.get("depends_on", {}).get("nodes", []) if p in nodes]
+            owner = nodes[parents[0]] if parents else {}
+        if not owner and uid.startswith("unit_test."):
+            model = uid.split(".")[2]
+            owner = next((n for n in nodes.values() if n.get("name") == model), {})
+        fqn = owner.get("fqn", ["", "other"])
+        layer = "seeds" if owner.get("resource_type") == "seed" else fqn[1]
+        out[uid] = {"seconds": result["execution_time"], "layer": layer, "kind": kind,
+                    "status": result["status"]}  # fmt: skip
+    return out
+
+
+def _layers(per_node: dict[str, dict]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for item in per_node.values():
+        totals[item["layer"]] = totals.get(item["layer"], 0.0) + item["seconds"]
+    return dict(sorted(totals.items()))
+
+
+class SizeRun:
+    """The phases of the benchmark at one size, in one state folder with a server of its own.
+
+    Each finished phase is saved in `<state>/partial.json`; with `resume`, phases already there
+    are not run again, so a failure late in a long run costs only the failed phase.
+    """
+
+    def __init__(self, rows: int, root: Path, project: Path, log: Path, resume: bool):
+        self.rows, self.project, self.log = rows, project, log
+        self.state = root / f"{rows}"
+        self.partial = self.state / "partial.json"
+        self.result: dict = (
+            json.loads(self.partial.read_text()) if resume and self.partial.exists() else {}
+        )
+        if not self.result:
+            shutil.rmtree(self.state, ignore_errors=True)
+        self.landing = self.state / "landing"
+        os.environ.update({
+            "LAKEHOUSE_STATE_DIR": str(self.state),
+            "LAKEHOUSE_LANDING_DIR": str(self.landing),
+            "LAKEHOUSE_THRIFT_PORT": str(server.free_port()),
+            "LAKEHOUSE_CONNECT_PORT": str(server.free_port()),
+            "LAKEHOUSE_UI_PORT": str(server.free_port()),
+            "DBT_PROFILES_DIR": str(project),
+            "DO_NOT_TRACK": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+        })  # fmt: skip
+        self.settings = Settings.from_env()
+        self.manifest_path = self.state / "dbt" / "full" / "manifest.json"
+        self.daily_vars = json.dumps({"run_date": RETRAIN_DAY.isoformat()})
+
+    def say(self, message: str) -> None:
+        print(f"[bench {self.rows:,}] {message}", flush=True)
+
+    def pending(self, phase: str) -> bool:
+        """True when `phase` still has to run (else says it is kept)."""
+        if phase in self.result:
+            self.say(f"{phase}: kept from the earlier run")
+        return phase not in self.result
+
+    def save(self) -> None:
+        self.partial.write_text(json.dumps(self.result, indent=1) + "\n")
+
+    def dbt(self, args: list[str], name: str) -> tuple[float, dict]:
+        return _dbt(args, self.project, self.state / "dbt" / name, self.log)
+
+    def run(self) -> dict:
+        if self.pending("input_rows"):
+            self.generate()
+        server.up(self.settings)
+        try:
+            if self.pending("full_build"):
+                self.full_build()
+            manifest = json.loads(self.manifest_path.read_text())
+            if self.rows <= CACHE_MAX_ROWS and self.pending("propensity_training_cache"):
+                self.training_cache()
+            # The daily runs: one more day lands and is run (no retraining), then the same date
+            # again with no new file, then a second day forced to retrain. The files stay for
+            # the references below, which read the same folder.
+            if self.pending("daily_run"):
+                self.daily_run(manifest)
+            if self.pending("rerun"):
+                self.rerun(manifest)
+            if self.pending("retrain_day"):
+                self.retrain_day(manifest)
+            self.spark_references(manifest)
+            if self.pending("duckdb"):
+                self.duckdb()
+        finally:
+            server.down(self.settings)
+        return self.result
+
+    def generate(self) -> None:
+        self.result["rows_requested"] = self.rows
+        self.say(f"generating data into {self.landing}")
+        started = time.perf_counter()
+        files = generate_landing(self.landing, self.rows)
+        self.result["generate_seconds"] = time.perf_counter() - started
+        drop_stream_files(self.settings.stream_dir, self.settings.stream_staging_dir, self.rows)
+        self.result["input_rows"] = sum(max(0, sum(1 for _ in f.open()) - 1) for f in files)
+        self.save()
+
+    def full_build(self) -> None:
+        self.say("full build")
+        with PeakRss(server.read_pid(self.settings)) as jvm:
+            seconds, run_results = self.dbt(["build"], "full")
+        per_node = _per_node(run_results, json.loads(self.manifest_path.read_text()))
+        self.result["full_build"] = {
+            "seconds": seconds,
+            "rows_per_second": self.result["input_rows"] / seconds,
+            "layers": _layers(per_node),
+            "nodes": per_node,
+            "server_peak_rss_bytes": jvm.peak,
+            "dbt_peak_rss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
+        }
+        self.save()
+        self.say(f"full build {seconds:.0f} s")
+
+    def training_cache(self) -> None:
+        cache = {}
+        for cached in (True, False):
+            name = "cached" if cached else "uncached"
+            vars_ = json.dumps({"cache_training_data": cached})
+            _, rr = self.dbt(["run", "-s", "ml_propensity_candidates", "--vars", vars_],
+                             f"propensity-{name}")  # fmt: skip
+            cache[name] = next(r["execution_time"] for r in rr["results"]
+                               if r["unique_id"].endswith(".ml_propensity_candidates"))  # fmt: skip
+        self.result["propensity_training_cache"] = cache
+        self.save()
+        self.say(f"propensity training {cache}")
+
+    def _next_day(self, day: date) -> str:
+        """Lands the file of `day` continuing the data set (same users and products, the
+        day's usual volume); returns its name."""
+        path = generate.extend(self.landing, [day], rows=self.rows, seed=42,
+                               bad_rate=BAD_RATE)[0]  # fmt: skip
+        return path.name
+
+    def _timed_build(self, name: str, manifest: dict, run_vars: dict, **extra) -> None:
+        seconds, rr = self.dbt(["build", "--vars", json.dumps(run_vars)], name)
+        per_node = _per_node(rr, manifest)
+        self.result[name] = {"seconds": seconds, "run_vars": run_vars,
+                             "layers": _layers(per_node), "nodes": per_node, **extra}  # fmt: skip
+        self.save()
+        self.say(f"{name} {seconds:.0f} s")
+
+    def daily_run(self, manifest: dict) -> None:
+        """A day after the full build: one new file, the champions one day old."""
+        new_file = self._next_day(DAY_AFTER)
+        self._timed_build("daily_run", manifest, {"run_date": DAY_AFTER.isoformat()},
+                          new_file=new_file)  # fmt: skip
+
+    def rerun(self, manifest: dict) -> None:
+        """The same date again, no new file."""
+        self._timed_build("rerun", manifest, {"run_date": DAY_AFTER.isoformat()})
+
+    def retrain_day(self, manifest: dict) -> None:
+        """The next day, forced to retrain both models (as a cadence or drift day would)."""
+        new_file = self._next_day(RETRAIN_DAY)
+        self._timed_build("retrain_day", manifest,
+                          {"run_date": RETRAIN_DAY.isoformat(), "force_retrain": True},
+                          new_file=new_file)  # fmt: skip
+
+    def spark_references(self, manifest: dict) -> None:
+        """Row counts of the SQL tables, then the bare copy and the plain PySpark script."""
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.remote(self.settings.connect_url).create()
+        scratch = self.state / "scratch"
+        try:
+            self.result["spark_rows"] = {
+                n["name"]: spark.table(f"{n['schema']}.{n['alias']}").count()
+                for n in manifest["nodes"].values()
+                if n["resource_type"] == "model" and n["language"] == "sql"
+                and n["fqn"][1] in duck.LAYERS
+                and n["config"]["materialized"] in ("table", "incremental")
+            }  # fmt: skip
+            if self.pending("bare_copy"):
+                self.say("bare copy")
+                self.result["bare_copy"] = plain.bare_copy(spark, str(self.landing), scratch)
+                self.save()
+            if self.pending("plain_pyspark"):
+                self.say("plain PySpark")
+                self.result["plain_pyspark"] = plain.plain_pyspark(
+                    spark, str(self.landing), scratch
+                )
+                self.save()
+        finally:
+            spark.stop()
+
+    def duckdb(self) -> None:
+        self.say("DuckDB on the compiled bronze and silver SQL")
+        compiled = self.state / "dbt" / "compiled"
+        # The SQL models only (path selectors): DuckDB runs SQL, not the streaming models.
+        self.dbt(["compile", "--full-refresh", "--vars", self.daily_vars, "-s", "models/bronze",
+                  "models/silver"], "compiled")  # fmt: skip
+        seeds = {p.stem: p for p in (self.project / "seeds").glob("*.csv")}
+        self.result["duckdb"] = duck.run(
+            compiled / "manifest.json", compiled / "compiled", str(self.landing),
+            self.state / "duckdb.db", seeds,
+        )  # fmt: skip
+        self.save()
+
+
+def bench_size(rows: int, root: Path, project: Path, log: Path, resume: bool = False) -> dict:
+    """All measurements at one size (see `SizeRun`)."""
+    return SizeRun(rows, root, project, log, resume).run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lakehouse bench", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--sizes",
+        default="1000000,10000000",
+        help="comma-separated event counts (default: 1000000,10000000)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the phases an interrupted run finished (state/partial.json)",
+    )
+    parser.add_argument("--out", default=None, help="results folder (default docs/benchmark)")
+    args = parser.parse_args(argv)
+    project = find_project_root()
+    root = Path(os.environ.get("LAKEHOUSE_BENCH_DIR") or project / ".lakehouse-bench")
+    root.mkdir(parents=True, exist_ok=True)
+    log = root / "bench.log"
+    print(f"benchmark state and log: {root}", flush=True)
+    sizes = []
+    for rows in (int(s) for s in args.sizes.split(",")):
+        size = bench_size(rows, root, project, log, resume=args.resume)
+        size["ratios"] = ratios(size)
+        sizes.append(size)
+        results = {"machine": machine(), "finished": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+                   "sizes": sizes}  # fmt: skip
+        write_report(results, Path(args.out) if args.out else project / "docs" / "benchmark")
+        print(json.dumps(size["ratios"], indent=2), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,436 @@
+"""Purchase propensity: tune, fit, evaluate, register and score, over Spark Connect.
+
+The dbt Python models `ml_propensity_candidates` and `ml_user_purchase_scores` are thin: they
+call this module. The data is `gold.ml_user_training_set` (features, label, split, class
+weight). Tuning never sees the test split: each grid candidate is fitted on the training
+split without its validation fold (users whose split_bucket is a multiple of 5) and scored on
+that fold. The best parameters of each algorithm are refitted on the whole training split and
+evaluated once on the test split, next to a constant baseline. The finalist with the best
+validation AUC-PR is registered as a new version; it becomes the champion only when its test
+AUC-PR beats the current champion's, scored again on the same test split.
+
+Class imbalance is handled by the `class_weight` column (balanced weights) as weightCol.
+Metrics: AUC-ROC and AUC-PR (average precision), computed from the predictions with
+scikit-learn, which also draws the curves.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from lakehouse.ml import drift, tracking
+from lakehouse.ml.connect import as_bool, fitted, progress, release, table_version
+from lakehouse.platform.config import Settings
+
+# The model inputs: every feature column of the ml_user_training_set contract.
+FEATURES = [
+    "n_events", "n_views", "n_carts", "n_removes_from_cart", "n_purchases", "n_products",
+    "n_categories", "n_brands", "n_sessions", "n_active_days", "purchase_spend",
+    "avg_viewed_price", "max_viewed_price", "cart_rate", "purchase_rate",
+    "favourite_category_share", "avg_session_events", "max_session_events",
+    "avg_session_duration_s", "max_session_duration_s", "days_since_last_event",
+    "days_since_first_event",
+]  # fmt: skip
+ALGORITHMS = ("logistic_regression", "random_forest")
+VALIDATION_FOLD = 5  # users with split_bucket % 5 == 0 validate the grid
+GATE_METRIC = "test_auc_pr"
+# The training data's layout before any fit: a fixed number of partitions by user, sorted.
+# RandomForest draws its bootstrap samples and split candidates per partition, so without a
+# fixed layout the same rows in another order (another run's file layout, another cluster) grow
+# another forest; with it, the same data and seed give the same models anywhere.
+TRAINING_PARTITIONS = 4
+
+
+@dataclass
+class Candidate:
+    """One row of ml_propensity_candidates."""
+
+    algorithm: str
+    stage: str  # tuning, final or baseline
+    params: dict
+    metrics: dict = field(default_factory=dict)
+    training_seconds: float = 0.0
+    mlflow_run_id: str = ""
+    registered_version: int | None = None
+    is_champion: bool = False
+    gate_decision: str = ""
+
+    def row(self, run_date) -> dict:
+        return {
+            "run_date": run_date,
+            "algorithm": self.algorithm,
+            "stage": self.stage,
+            "params": json.dumps(self.params, sort_keys=True),
+            "validation_auc_roc": self.metrics.get("validation_auc_roc"),
+            "validation_auc_pr": self.metrics.get("validation_auc_pr"),
+            "test_auc_roc": self.metrics.get("test_auc_roc"),
+            "test_auc_pr": self.metrics.get("test_auc_pr"),
+            "training_seconds": float(self.training_seconds),
+            "mlflow_run_id": self.mlflow_run_id,
+            "registered_version": self.registered_version,
+            "is_champion": self.is_champion,
+            "gate_decision": self.gate_decision,
+        }
+
+
+def grid(params: dict[str, list]) -> list[dict]:
+    """Every combination of a {parameter: [values]} grid, in a stable order."""
+    names = sorted(params)
+    return [
+        dict(zip(names, values, strict=True))
+        for values in itertools.product(*(params[n] for n in names))
+    ]
+
+
+def estimator(algorithm: str, params: dict, seed: int):
+    from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
+
+    common = {"featuresCol": "features", "labelCol": "label", "weightCol": "class_weight"}
+    if algorithm == "logistic_regression":
+        return LogisticRegression(maxIter=100, standardization=True, **common, **params)
+    if algorithm == "random_forest":
+        return RandomForestClassifier(seed=seed, **common, **params)
+    raise ValueError(f"unknown algorithm {algorithm!r}; choose from {ALGORITHMS}")
+
+
+def model_class(algorithm: str):
+    from pyspark.ml.classification import (
+        LogisticRegressionModel,
+        RandomForestClassificationModel,
+    )
+
+    return {
+        "logistic_regression": LogisticRegressionModel,
+        "random_forest": RandomForestClassificationModel,
+    }[algorithm]
+
+
+def assemble(df):
+    """Adds the `features` vector (the FEATURES columns, in order)."""
+    from pyspark.ml.feature import VectorAssembler
+
+    return VectorAssembler(inputCols=FEATURES, outputCol="features").transform(df)
+
+
+def positive_probability(model, df):
+    """The model's predictions with `probability` reduced to P(label = 1), a double."""
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    predicted = model.transform(df)
+    return predicted.withColumn(
+        "purchase_probability", vector_to_array(F.col("probability")).getItem(1)
+    )
+
+
+def scores(predictions):
+    """(labels, probabilities) of a prediction DataFrame, collected as numpy arrays."""
+    import numpy as np
+
+    pdf = predictions.select("label", "purchase_probability").toPandas()
+    return pdf["label"].to_numpy(), np.asarray(pdf["purchase_probability"], dtype=float)
+
+
+def metrics(labels, probabilities, prefix: str) -> dict[str, float]:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    if len(set(labels)) < 2:
+        return {}
+    return {
+        f"{prefix}_auc_roc": float(roc_auc_score(labels, probabilities)),
+        f"{prefix}_auc_pr": float(average_precision_score(labels, probabilities)),
+    }
+
+
+def log_curves(labels, probabilities, title: str) -> None:
+    """ROC and precision-recall curves as PNG artifacts of the active run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mlflow
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    if len(set(labels)) < 2:
+        return
+    fpr, tpr, _ = roc_curve(labels, probabilities)
+    precision, recall, _ = precision_recall_curve(labels, probabilities)
+    for name, (x, y, xlabel, ylabel, ref) in {
+        "roc_curve.png": (fpr, tpr, "false positive rate", "true positive rate", ([0, 1], [0, 1])),
+        "pr_curve.png": (
+            recall, precision, "recall", "precision",
+            ([0, 1], [labels.mean(), labels.mean()]),
+        ),
+    }.items():  # fmt: skip
+        fig, ax = plt.subplots(figsize=(5, 4))
+        ax.plot(x, y, label=title)
+        ax.plot(*ref, linestyle="--", color="grey", label="constant baseline")
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=f"{name[:-10].upper()} curve: {title}")
+        ax.legend(loc="best")
+        mlflow.log_figure(fig, name)
+        plt.close(fig)
+
+
+def log_importances(model, algorithm: str) -> None:
+    """Feature importances (forest) or coefficients (regression) as a JSON artifact."""
+    import mlflow
+
+    if algorithm == "random_forest":
+        values = model.featureImportances.toArray().tolist()
+        name = "feature_importances.json"
+    else:
+        values = model.coefficients.toArray().tolist()
+        name = "coefficients.json"
+    mlflow.log_dict(dict(zip(FEATURES, values, strict=True)), name)
+
+
+def train(spark, training_set, training_table: str, config: dict, settings: Settings):
+    """Runs the whole search, registration and gate on the training set of
+    `config["run_date"]`; returns the candidates' rows (dicts)."""
+    experiment = config["experiment"]
+    model_name = config["registered_model_name"]
+    seed = int(config.get("seed", 42))
+    tracking.configure(settings, experiment)
+
+    data = (
+        assemble(training_set)
+        .select("user_id", "split", "split_bucket", "label", "class_weight", "features")
+        .repartition(TRAINING_PARTITIONS, "user_id")
+        .sortWithinPartitions("user_id")
+    )
+    # Every fit and evaluation below reads `data`: cache it once instead of re-reading and
+    # re-assembling the table 7 times (the benchmark measures both).
+    cached = as_bool(config.get("cache_training_data", True))
+    if cached:
+        data = data.persist()
+    try:
+        rows = _search(spark, data, training_table, config, model_name, seed, training_set)
+        return [row(config["run_date"]) for row in rows]
+    finally:
+        if cached:
+            data.unpersist()
+
+
+@dataclass
+class Search:
+    """The assembled data of one search, cut into its parts, and what every run is tagged
+    with."""
+
+    fit_rows: object  # the training split without its validation fold: tuning fits
+    validation: object  # the validation fold: tuning scores, the winner's choice
+    train_all: object  # the whole training split: the finalists' refits
+    test: object  # the test split: the report
+    data_tags: dict
+    seed: int
+    n_fit_users: int = 0
+
+
+def _search(spark, data, training_table, config, model_name, seed, training_set):
+    """The grid search, refits, baseline and gate of `train`, over the assembled data; returns
+    the candidates' `row` methods."""
+    import mlflow
+    from pyspark.sql import functions as F
+
+    train_all = data.where(F.col("split") == "train")
+    in_fold = F.col("split_bucket") % VALIDATION_FOLD == 0
+    version = table_version(spark, training_table)
+    search = Search(
+        fit_rows=train_all.where(~in_fold), validation=train_all.where(in_fold),
+        train_all=train_all, test=data.where(F.col("split") == "test"), seed=seed,
+        data_tags={"training_table": training_table, "training_table_version": str(version),
+                   "run_date": str(config["run_date"])},
+    )  # fmt: skip
+    search.n_fit_users = search.fit_rows.count()
+    candidates: list[Candidate] = []
+    with mlflow.start_run(run_name=f"build {datetime.now(UTC):%Y-%m-%d %H:%M}"):
+        mlflow.set_tags({**search.data_tags, "pipeline": "purchase_propensity"})
+        finalists = []
+        for algorithm in ALGORITHMS:
+            tuned = [
+                _tune(search, algorithm, params) for params in grid(config[f"{algorithm}_grid"])
+            ]
+            candidates += tuned
+            best = max(tuned, key=lambda c: c.metrics.get("validation_auc_pr", -1.0))
+            finalists.append(_refit(search, best))
+        candidates += finalists
+        candidates.append(_baseline(search))
+        winner = max(finalists, key=lambda c: c.metrics.get("validation_auc_pr", -1.0))
+        # What the winner was trained on, for the drift check of later run dates.
+        with mlflow.start_run(run_id=winner.mlflow_run_id, nested=True):
+            tracking.log_feature_reference(drift.reference(training_set, FEATURES))
+        gate(spark, search.test, winner, model_name, search.data_tags)
+        mlflow.set_tags({"winner": winner.algorithm, "gate_decision": winner.gate_decision})
+        mlflow.log_metrics({f"winner_{k}": v for k, v in winner.metrics.items()})
+    return [c.row for c in candidates]
+
+
+def _log_run(search: Search, algorithm: str, stage: str, params: dict, found: dict) -> None:
+    """Tags, parameters and metrics of one candidate's MLflow run (the active run)."""
+    import mlflow
+
+    mlflow.set_tags({**search.data_tags, "algorithm": algorithm, "stage": stage})
+    mlflow.log_params(params)
+    mlflow.log_metrics(found)
+
+
+def _tune(search: Search, algorithm: str, params: dict) -> Candidate:
+    """One grid point: fitted without the validation fold, scored on it."""
+    import mlflow
+
+    with (
+        mlflow.start_run(run_name=f"{algorithm} tuning", nested=True) as run,
+        fitted(estimator(algorithm, params, search.seed), search.fit_rows) as (model, seconds),
+    ):  # fmt: skip
+        labels, probs = scores(positive_probability(model, search.validation))
+        found = metrics(labels, probs, "validation")
+        sizes = {"n_fit_users": search.n_fit_users, "n_scored_users": len(labels)}
+        _log_run(search, algorithm, "tuning", params,
+                 {**found, **sizes, "training_seconds": seconds})  # fmt: skip
+        log_curves(labels, probs, f"{algorithm} {params} (validation)")
+        log_importances(model, algorithm)
+    auc_pr = found.get("validation_auc_pr", float("nan"))
+    progress(
+        "propensity",
+        f"tuning {algorithm} {json.dumps(params, sort_keys=True)}: fitted in {seconds:.1f} s, "
+        f"validation AUC-PR {auc_pr:.4f}",
+    )
+    return Candidate(algorithm, "tuning", params, found, seconds, run.info.run_id)
+
+
+def _refit(search: Search, best: Candidate) -> Candidate:
+    """The best grid point of an algorithm refitted on the whole training split, scored once
+    on the test split, and saved as the run's model."""
+    import mlflow
+
+    algorithm = best.algorithm
+    with (
+        mlflow.start_run(run_name=f"{algorithm} final", nested=True) as run,
+        fitted(estimator(algorithm, best.params, search.seed), search.train_all) as (
+            model, seconds),
+    ):  # fmt: skip
+        labels, probs = scores(positive_probability(model, search.test))
+        found = {**best.metrics, **metrics(labels, probs, "test")}
+        _log_run(search, algorithm, "final", best.params, {**found, "training_seconds": seconds})
+        log_curves(labels, probs, f"{algorithm} (test)")
+        log_importances(model, algorithm)
+        tracking.log_spark_model(model)
+    progress("propensity", f"final {algorithm}: refitted in {seconds:.1f} s, "
+             f"test AUC-PR {found.get('test_auc_pr', float('nan')):.4f}")  # fmt: skip
+    return Candidate(algorithm, "final", best.params, found, seconds, run.info.run_id)
+
+
+def _baseline(search: Search) -> Candidate:
+    """The constant baseline: every test user gets the training split's positive rate."""
+    import mlflow
+    from pyspark.sql import functions as F
+
+    with mlflow.start_run(run_name="constant baseline", nested=True) as run:
+        # rounded: the last digits of a distributed average depend on the merge order
+        rate = round(search.train_all.agg(F.avg("label")).first()[0] or 0.0, 12)
+        labels = search.test.select("label").toPandas()["label"].to_numpy()
+        found = metrics(labels, [rate] * len(labels), "test")
+        _log_run(search, "constant", "baseline", {"positive_rate": rate}, found)
+    return Candidate("constant", "baseline", {"positive_rate": rate}, found, 0.0, run.info.run_id)
+
+
+def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict) -> None:
+    """Registers the winner and moves the champion alias to it only if it beats the current
+    champion's test AUC-PR on this test split; records the decision on the candidate."""
+    from mlflow import MlflowClient
+
+    version = tracking.register(
+        model_name, winner.mlflow_run_id,
+        {**data_tags, "algorithm": winner.algorithm, GATE_METRIC: str(winner.metrics.get(
+            GATE_METRIC))},
+        "Purchase propensity (Spark ML classifier)",
+    )  # fmt: skip
+    winner.registered_version = int(version.version)
+    new_score = winner.metrics.get(GATE_METRIC, -1.0)
+    current = tracking.champion(model_name)
+    if current is None:
+        decision = f"promoted: no champion yet; {GATE_METRIC} {new_score:.4f}"
+        promote = True
+    else:
+        old_score = champion_score(spark, test, model_name, current)
+        promote = new_score > old_score
+        verdict = "promoted" if promote else "kept champion"
+        decision = (f"{verdict}: v{version.version} {GATE_METRIC} {new_score:.4f} vs champion "
+                    f"v{current.version} {old_score:.4f} on the same test split")  # fmt: skip
+    if promote:
+        tracking.promote(model_name, version.version)
+    winner.is_champion = promote
+    winner.gate_decision = decision
+    client = MlflowClient()
+    client.set_model_version_tag(model_name, version.version, "gate_decision", decision)
+    client.set_tag(winner.mlflow_run_id, "registered_version", version.version)
+    client.set_tag(winner.mlflow_run_id, "gate_decision", decision)
+    print(f"[propensity] {model_name}: {decision}")
+
+
+def champion_score(spark, test, model_name: str, current) -> float:
+    """The current champion's AUC-PR on this test split; -1 when it cannot score it (for
+    example, it was trained on other feature columns), so any new model beats it."""
+    try:
+        model, _ = load(model_name, f"models:/{model_name}@{tracking.CHAMPION}")
+        labels, probs = scores(positive_probability(model, test))
+        release(model)
+        return metrics(labels, probs, "test").get(GATE_METRIC, -1.0)
+    except Exception as exc:  # noqa: BLE001 - any failure means the old model cannot compete
+        print(f"[propensity] champion v{current.version} cannot score this test split: {exc}")
+        return -1.0
+
+
+def load(model_name: str, uri: str):
+    """Loads a registered version (`models:/<name>@champion` or `models:/<name>/<version>`)
+    on the server; returns (model, the registry's ModelVersion)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    ref = uri.split("/", 3)[-1]
+    if "@" in ref:
+        version = client.get_model_version_by_alias(model_name, ref.split("@", 1)[1])
+    else:
+        version = client.get_model_version(model_name, ref)
+    algorithm = version.tags["algorithm"]
+    location = tracking.model_location(model_name, version.version)
+    return model_class(algorithm).load(location), version
+
+
+def score(spark, users, config: dict, settings: Settings, version_number: int, window: dict):
+    """Scores the users of the scoring snapshot with registered version `version_number`;
+    returns a Spark DataFrame with one row per user: the run date and the windows, probability,
+    predicted label, rank, decile, model name and version."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    tracking.configure(settings, config["experiment"])
+    model_name = config["registered_model_name"]
+    model, version = load(model_name, f"models:/{model_name}/{version_number}")
+    threshold = float(config.get("threshold", 0.5))
+    by_probability = Window.orderBy(F.desc("purchase_probability"), F.asc("user_id"))
+    scored = (
+        positive_probability(model, assemble(users))
+        .select(
+            F.col("run_date"),
+            F.col("features_start_date"),
+            F.col("features_end_date"),
+            F.lit(window["start_date"]).cast("date").alias("prediction_start_date"),
+            F.lit(window["end_date"]).cast("date").alias("prediction_end_date"),
+            "user_id",
+            F.col("purchase_probability").cast("double").alias("purchase_probability"),
+            (F.col("purchase_probability") >= threshold).cast("int").alias("predicted_label"),
+        )
+        .withColumn("purchase_rank", F.row_number().over(by_probability))
+        .withColumn("decile", F.ntile(10).over(by_probability))
+        .withColumn("model_name", F.lit(model_name))
+        .withColumn("model_version", F.lit(int(version.version)))
+        .withColumn("model_algorithm", F.lit(version.tags["algorithm"]))
+        .withColumn("scored_at", F.current_timestamp())
+    )
+    # Materialise before the model is released: the plan refers to the server's cached model.
+    result = scored.localCheckpoint(eager=True)
+    release(model)
+    return result

@@ -1,0 +1,190 @@
+"""When to retrain: the decision of one run date for each registered model.
+
+A model is retrained when it has no champion, when its champion is older than the cadence
+(var `retrain_every_days`: the run date minus the run date the champion was trained for), when
+a feature has drifted (the population stability index of any feature between the champion's
+training data and today's scoring snapshot exceeds var `retrain_max_psi`), or when var
+`force_retrain` says so. Otherwise the champion is kept, and the decision says why in one line.
+
+A decision is made once per run date: a rerun of the date reads the recorded decision again,
+so it trains nothing new and scores with the same version (unless `force_retrain`). A date
+earlier than the champion's training date, never run before, is refused: backfills run in
+order. When the data cannot support training (an empty training window or label window), the
+decision is not to retrain and says why; with no champion either, scoring then stops with that
+reason (`DataConditionError`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+
+from lakehouse.errors import DataConditionError
+from lakehouse.ml import drift, tracking
+from lakehouse.ml.connect import progress
+
+SCHEMA = """
+    run_date date, registered_model_name string, retrained boolean, reason string,
+    champion_version int, champion_trained_on date, champion_age_days int,
+    max_feature_psi double, max_psi_feature string, decided_at timestamp
+"""
+
+
+@dataclass
+class Decision:
+    """One row of ml_retraining_decisions."""
+
+    run_date: date
+    registered_model_name: str
+    retrained: bool
+    reason: str
+    champion_version: int | None = None
+    champion_trained_on: date | None = None
+    champion_age_days: int | None = None
+    max_feature_psi: float | None = None
+    max_psi_feature: str | None = None
+
+    def row(self, decided_at) -> tuple:
+        return (*asdict(self).values(), decided_at)
+
+
+@dataclass
+class Policy:
+    """The vars that decide."""
+
+    every_days: int
+    max_psi: float
+    force: bool
+
+
+def windows(run_windows) -> dict[str, dict]:
+    """ml_run_windows as {window_name: row as a dict}."""
+    return {r.window_name: r.asDict() for r in run_windows.collect()}
+
+
+def window_problem(found: dict[str, dict], names: list[str]) -> str | None:
+    """Why the named windows cannot be used (no events, or no purchase in a label window),
+    in one line naming the dates and the vars that move them; None when they can."""
+    for name in names:
+        w = found[name]
+        empty = w["n_events"] == 0 or (name == "training_label" and w["n_purchases"] == 0)
+        if not empty:
+            continue
+        what = "no purchase" if w["n_events"] else "no events"
+        covered = (f"the data covers {w['data_first_date']} to {w['data_last_date']}"
+                   if w["data_first_date"] else "no events are loaded")  # fmt: skip
+        return (f"{what} from {w['start_date']} to {w['end_date']} ({name.replace('_', ' ')} of "
+                f"run date {w['run_date']}); {covered}: choose another run_date, or change "
+                "observation_days / prediction_days")  # fmt: skip
+    return None
+
+
+def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
+           training_problem: str | None) -> Decision:  # fmt: skip
+    """The decision for one registered model on `run_date`."""
+    current = tracking.champion(model_name)
+    if current is None:
+        if training_problem:
+            return Decision(run_date, model_name, False, f"no champion, and cannot train: "
+                            f"{training_problem}")  # fmt: skip
+        return Decision(run_date, model_name, True, "no champion registered yet")
+    trained_on = date.fromisoformat(current.tags["run_date"])
+    age = (run_date - trained_on).days
+    if age < 0:
+        raise DataConditionError(
+            f"run date {run_date} is before the date {trained_on} that the champion of "
+            f"{model_name} (v{current.version}) was trained for: run backfills in date order, "
+            "or rerun only dates already run"
+        )
+    psi = drift.psi(tracking.feature_reference(model_name, current.version), scoring_set)
+    worst = max(psi, key=psi.get)
+    decision = Decision(run_date, model_name, False, "", int(current.version), trained_on, age,
+                        psi[worst], worst)  # fmt: skip
+    reasons = []
+    if policy.force:
+        reasons.append("forced by var force_retrain")
+    if age >= policy.every_days:
+        reasons.append(f"champion v{current.version} is {age} days old "
+                       f"(retrain_every_days {policy.every_days})")  # fmt: skip
+    if psi[worst] > policy.max_psi:
+        reasons.append(f"feature {worst} drifted: PSI {psi[worst]:.3f} > retrain_max_psi "
+                       f"{policy.max_psi}")  # fmt: skip
+    if reasons and training_problem:
+        wanted = "; ".join(reasons)
+        decision.reason = (f"kept champion v{current.version}: would retrain ({wanted}) but "
+                           f"cannot: {training_problem}")  # fmt: skip
+    elif reasons:
+        decision.retrained, decision.reason = True, "; ".join(reasons)
+    else:
+        decision.reason = (
+            f"kept champion v{current.version}: trained for {trained_on}, {age} days old "
+            f"(retrain_every_days {policy.every_days}); largest PSI {psi[worst]:.3f} on {worst} "
+            f"(retrain_max_psi {policy.max_psi})"
+        )
+    return decision
+
+
+def decide_all(spark, model_names: list[str], run_windows, scoring_set, policy: Policy,
+               recorded=None) -> list[tuple]:  # fmt: skip
+    """The decisions of this run date for every model, as rows of SCHEMA. Decisions already
+    recorded for the date (`recorded`: the table so far) are returned again, unless forced."""
+    from datetime import UTC, datetime
+
+    found = windows(run_windows)
+    run_date = found["scoring_features"]["run_date"]
+    scoring_problem = window_problem(found, ["scoring_features"])
+    if scoring_problem:
+        raise DataConditionError(f"nothing to score: {scoring_problem}")
+    training_problem = window_problem(found, ["training_features", "training_label"])
+    earlier = {}
+    if recorded is not None and not policy.force:
+        earlier = {r.registered_model_name: r for r in
+                   recorded.where(f"run_date = date'{run_date}'").collect()}  # fmt: skip
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = []
+    for name in model_names:
+        if name in earlier:
+            row = earlier[name]
+            progress("retraining", f"{name}: decision for {run_date} already made: {row.reason}")
+            rows.append(tuple(row))
+            continue
+        decision = decide(name, run_date, scoring_set, policy, training_problem)
+        verdict = "retrain" if decision.retrained else "no retrain"
+        progress("retraining", f"{name}: {verdict} for {run_date}: {decision.reason}")
+        rows.append(decision.row(now))
+    return rows
+
+
+def decision_of(decisions, run_date, model_name: str):
+    """The recorded decision (a Row of ml_retraining_decisions) for `model_name` on `run_date`;
+    stops with a clear message when the date has none (its decision model was not built)."""
+    from pyspark.sql import functions as F
+
+    row = decisions.where(
+        (F.col("run_date") == F.lit(run_date)) & (F.col("registered_model_name") == model_name)
+    ).first()
+    if row is None:
+        raise DataConditionError(
+            f"no retraining decision recorded for {model_name} on {run_date}: build the "
+            "decisions first (dbt build -s +ml_retraining_decisions)"
+        )
+    return row
+
+
+def training_skipped(session, this, is_incremental: bool, run_date, decision, forced: bool,
+                     component: str) -> bool:  # fmt: skip
+    """Whether a training node adds nothing on `run_date` (and says why in one line): the
+    date already trained (its rows are in the node's table `this`, unless `forced`), or its
+    decision is to keep the champion."""
+    from pyspark.sql import functions as F
+
+    name = decision.registered_model_name
+    if is_incremental and not forced:
+        done = session.table(str(this)).where(F.col("run_date") == F.lit(run_date))
+        if done.limit(1).count():
+            progress(component, f"{name}: already trained for {run_date}; nothing to add")
+            return True
+    if not decision.retrained:
+        progress(component, f"{name}: not retrained on {run_date}: {decision.reason}")
+        return True
+    return False

@@ -1,0 +1,137 @@
+"""MLflow for the pipeline: where runs, artifacts and registered models live, and the registry.
+
+A SQLite store and an artifact folder under the state folder (or MLFLOW_TRACKING_URI and
+LAKEHOUSE_ARTIFACT_ROOT), one experiment per pipeline. Spark models cannot go through
+`mlflow.spark` from a Spark Connect client (it needs Py4J), so the server saves a fitted model
+straight into the active run's artifact location, as its `spark_model` artifacts, and the
+registered version points there; loading a version has the server read that location. Model
+files never pass through the dbt machine's disk, so the same code works when the server is a
+cluster's driver. The champion is the registered version holding the alias `champion`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from lakehouse.platform.config import Settings
+
+CHAMPION = "champion"
+MODEL_ARTIFACT = "spark_model"
+FEATURE_REFERENCE = "feature_reference.json"
+
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+def configure(settings: Settings, experiment: str) -> str:
+    """Point MLflow at the project's store and select `experiment` (created on first use with
+    its artifacts under `Settings.artifact_root`); returns the experiment id."""
+    import mlflow
+
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    if found is None:
+        location = f"{settings.artifact_root.rstrip('/')}/{experiment}"
+        experiment_id = mlflow.create_experiment(experiment, artifact_location=location)
+    else:
+        experiment_id = found.experiment_id
+    mlflow.set_experiment(experiment_id=experiment_id)
+    return experiment_id
+
+
+def spark_location(artifact_uri: str) -> str:
+    """The artifact URI as a path the Spark server can write and read. A proxied location
+    (`mlflow-artifacts:`, served by a tracking server) is only reachable through MLflow's own
+    client, so it is refused with what to set instead."""
+    if artifact_uri.startswith(("mlflow-artifacts:", "http:", "https:", "runs:", "models:")):
+        raise ValueError(
+            f"MLflow artifact location {artifact_uri} is not storage the Spark server can write "
+            "to. Run the tracking server with a direct artifact root (--default-artifact-root "
+            "s3://... --no-serve-artifacts) or set LAKEHOUSE_ARTIFACT_ROOT for new experiments."
+        )
+    return artifact_uri
+
+
+def log_spark_model(model) -> str:
+    """Has the server save a fitted pyspark.ml model as the active run's `spark_model`
+    artifacts; returns where it went."""
+    import mlflow
+
+    location = spark_location(f"{mlflow.get_artifact_uri()}/{MODEL_ARTIFACT}")
+    model.write().overwrite().save(location)
+    return location
+
+
+def register(name: str, run_id: str, tags: dict[str, str], description: str = ""):
+    """Register the run's `spark_model` artifacts as a new version of `name`."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    if client.search_registered_models(filter_string=f"name = '{name}'") == []:
+        client.create_registered_model(name, description=description or "Spark ML model")
+    source = f"{mlflow.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
+    return client.create_model_version(name, source=source, run_id=run_id, tags=tags)
+
+
+def champion(name: str):
+    """The registered version holding the `champion` alias; None only when the registry says
+    there is none (no such model, or no alias yet). Any other failure (an unreachable or broken
+    registry) is raised: a caller must never mistake it for "no champion" and promote."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return MlflowClient().get_model_version_by_alias(name, CHAMPION)
+    except MlflowException as exc:
+        absent = exc.error_code == "RESOURCE_DOES_NOT_EXIST" or (
+            exc.error_code == "INVALID_PARAMETER_VALUE" and "alias" in str(exc)
+            and "not found" in str(exc)
+        )  # fmt: skip
+        if absent:
+            return None
+        raise
+
+
+def version(name: str, number: int | str):
+    """A registered version of `name`."""
+    from mlflow import MlflowClient
+
+    return MlflowClient().get_model_version(name, str(number))
+
+
+def versions_for_run_date(name: str, run_date: str) -> list:
+    """The versions of `name` trained for `run_date` (their `run_date` tag), oldest first."""
+    from mlflow import MlflowClient
+
+    found = MlflowClient().search_model_versions(filter_string=f"name = '{name}'")
+    return sorted((v for v in found if v.tags.get("run_date") == run_date),
+                  key=lambda v: int(v.version))  # fmt: skip
+
+
+def log_feature_reference(reference: dict) -> None:
+    """The training data's feature distribution (lakehouse.ml.drift), in the active run."""
+    import mlflow
+
+    mlflow.log_dict(reference, FEATURE_REFERENCE)
+
+
+def feature_reference(name: str, number: int | str) -> dict:
+    """The feature distribution a registered version was trained on."""
+    import mlflow
+
+    return mlflow.artifacts.load_dict(f"runs:/{version(name, number).run_id}/{FEATURE_REFERENCE}")
+
+
+def promote(name: str, version: str) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient().set_registered_model_alias(name, CHAMPION, version)
+
+
+def model_location(name: str, version: str) -> str:
+    """Where a registered version's Spark model lives, as a path for the server's `load`."""
+    from mlflow import MlflowClient
+
+    return spark_location(MlflowClient().get_model_version_download_uri(name, version))

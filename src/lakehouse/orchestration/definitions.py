@@ -1,0 +1,121 @@
+"""The daily schedule: the whole dbt project as Dagster assets, run once a day for a run date.
+
+Why Dagster: dagster-dbt reads dbt's manifest and turns every model, seed and snapshot (SQL and
+Python alike) into an asset with dbt's lineage, every data test into an asset check, and the
+landing source into an upstream asset, so the Dagster UI shows the same graph as `dbt docs`
+from the raw files to the predictions. Partitions give each day's run a run date, runs are
+kept with their logs in local storage, and a job can be executed in-process (the tests do).
+Airflow with astronomer-cosmos maps dbt nodes to tasks instead, and needs a scheduler, a
+metadata database and a webserver running for one local run.
+
+What runs: one job, `lakehouse_daily`, partitioned by day. The partition key is the run date
+(the last day of data the run sees; the dbt var `run_date`), and the job runs `dbt build
+--vars '{run_date: <key>}'`. The schedule `lakehouse_daily_schedule` fires every day at 02:00
+UTC for the day that just ended. `make dagster` opens the UI on 127.0.0.1 with its storage
+under the state folder.
+
+Loading this module needs the dbt manifest, which dagster-dbt prepares (see `project.py`).
+"""
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from dagster import (
+    AssetExecutionContext,
+    DagsterInstance,
+    DailyPartitionsDefinition,
+    Definitions,
+    build_schedule_context,
+    build_schedule_from_partitioned_job,
+    define_asset_job,
+)
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from lakehouse.orchestration.project import DBT_PROJECT
+from lakehouse.platform.config import Settings
+
+# The first day of the Kaggle data: the earliest run date a partition can have.
+FIRST_RUN_DATE = "2019-10-01"
+JOB_NAME = "lakehouse_daily"
+
+
+def dagster_dir(settings: Settings) -> Path:
+    """Where Dagster keeps its runs (DAGSTER_HOME) and the dbt targets of its runs."""
+    return settings.state_dir / "dagster"
+
+
+daily = DailyPartitionsDefinition(start_date=FIRST_RUN_DATE, timezone="UTC")
+
+
+@dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, partitions_def=daily)
+def lakehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
+    """`dbt build` of the selected assets for the partition's run date."""
+    run_date = context.partition_key
+    settings = Settings.from_env()
+    target = dagster_dir(settings) / "dbt" / f"{run_date}-{context.run.run_id[:8]}"
+    run_vars = {**settings.dbt_vars, "run_date": run_date}
+    context.log.info(f"dbt build with vars {run_vars}; dbt target and log in {target}")
+    args = ["build", "--vars", json.dumps(run_vars)]
+    yield from dbt.cli(args, context=context, target_path=target).stream()
+
+
+# Partitioned by the assets. One run at a time: `make dagster` runs Dagster with the queue of
+# dagster.yaml beside this file (max_concurrent_runs 1), so a backfill's dates run in order.
+daily_job = define_asset_job(JOB_NAME, selection=[lakehouse_dbt])
+daily_schedule = build_schedule_from_partitioned_job(
+    daily_job, name=f"{JOB_NAME}_schedule", hour_of_day=2, minute_of_hour=0
+)
+
+defs = Definitions(
+    assets=[lakehouse_dbt],
+    jobs=[daily_job],
+    schedules=[daily_schedule],
+    resources={
+        "dbt": DbtCliResource(
+            project_dir=DBT_PROJECT,
+            profiles_dir=str(DBT_PROJECT.project_dir),
+            dbt_executable=str(Path(sys.executable).parent / "dbt"),  # the venv's dbt
+        )
+    },
+)
+
+
+def run_scheduled(tick: datetime, instance: DagsterInstance):
+    """Executes, in this process, the run the daily schedule requests at `tick` (a UTC time):
+    the whole DAG for the day before. Returns (run date, the job's execution result)."""
+    schedule = defs.resolve_schedule_def(daily_schedule.name)
+    with build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
+        requests = list(schedule.evaluate_tick(context).run_requests or [])
+    if len(requests) != 1:
+        raise RuntimeError(f"the schedule requested {len(requests)} runs at {tick}, not one")
+    request = requests[0]
+    job = defs.resolve_job_def(JOB_NAME)
+    result = job.execute_in_process(
+        instance=instance, partition_key=request.partition_key, tags=request.tags,
+        raise_on_error=False,
+    )  # fmt: skip
+    return request.partition_key, result
+
+
+def run_dates(run_dates: list[str], instance: DagsterInstance,
+              layers: list[str] | None = None) -> list:  # fmt: skip
+    """Executes the daily job for each run date in order, in this process (a backfill, or a
+    rerun of dates); stops at the first failure. `layers` limits each run to the assets of
+    those layers (for example ["bronze", "silver"]); None runs the whole DAG. Returns the
+    execution results."""
+    job = defs.resolve_job_def(JOB_NAME)
+    selection = None
+    if layers:
+        selection = [key for key in lakehouse_dbt.keys if key.path[0] in layers]
+    results = []
+    for run_date in sorted(run_dates):
+        result = job.execute_in_process(
+            instance=instance, partition_key=run_date, asset_selection=selection,
+            raise_on_error=False,
+        )  # fmt: skip
+        results.append(result)
+        if not result.success:
+            break
+    return results

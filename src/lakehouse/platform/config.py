@@ -1,0 +1,182 @@
+"""Settings of the lakehouse runtime, read from environment variables with local defaults.
+
+This module owns every tunable of the embedded server: where its state lives (metastore,
+warehouse, logs, MLflow store), which ports it opens, on which interface, and how much memory and
+how many cores it may use. Nothing else reads these environment variables directly, so the table
+in the README and the `Settings` fields below are the whole list.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DELTA_VERSION = "4.4.0"
+DELTA_PACKAGE = f"io.delta:delta-spark_4.2_2.13:{DELTA_VERSION}"
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` (default: the working directory) holding
+    `dbt_project.yml`; the working directory itself when none does."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dbt_project.yml").is_file():
+            return folder
+    return here
+
+
+def _int_env(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _json_env(name: str) -> dict:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a JSON object, got {raw!r}: {exc}") from exc
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a JSON object, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings; build one with `Settings.from_env()`."""
+
+    project_dir: Path
+    state_dir: Path
+    jar_cache_dir: Path
+    host: str
+    thrift_port: int
+    connect_port: int
+    ui_port: int
+    driver_memory: str
+    cores: int
+    start_timeout: int
+    landing_dir: Path
+    # Empty: the server runs Spark in local mode (local[cores]). A master URL (for example
+    # spark://127.0.0.1:7077 from `lakehouse cluster up`): the server is the driver of that
+    # cluster and its executors run on the workers.
+    master: str = ""
+    executor_memory: str = "4g"
+    # A pre-shared token that every Spark Connect client must present (LAKEHOUSE_CONNECT_TOKEN;
+    # empty: none). The server has no TLS, and a client sends a token without TLS only to
+    # `localhost`, so with a token the local clients connect to localhost.
+    connect_token: str = field(default="", repr=False)
+    # dbt vars the daily schedule passes to every run besides run_date
+    # (LAKEHOUSE_DBT_VARS, a JSON object; empty: the defaults of dbt_project.yml).
+    dbt_vars: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        project = find_project_root()
+        state = Path(os.environ.get("LAKEHOUSE_STATE_DIR") or project / ".lakehouse")
+        cache_root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+        jar_cache = Path(os.environ.get("LAKEHOUSE_JAR_CACHE") or cache_root / "ecom-lakehouse")
+        return cls(
+            project_dir=project,
+            state_dir=state.resolve(),
+            jar_cache_dir=jar_cache.resolve(),
+            host=os.environ.get("LAKEHOUSE_HOST", "127.0.0.1"),
+            thrift_port=_int_env("LAKEHOUSE_THRIFT_PORT", 10000),
+            connect_port=_int_env("LAKEHOUSE_CONNECT_PORT", 15002),
+            ui_port=_int_env("LAKEHOUSE_UI_PORT", 4040),
+            # 2 cores and 24 GiB: leave room for the dbt process, MLflow and the OS.
+            driver_memory=os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "10g"),
+            cores=_int_env("LAKEHOUSE_CORES", 2),
+            start_timeout=_int_env("LAKEHOUSE_START_TIMEOUT", 240),
+            # The one variable to point at the real Kaggle files (2019-Oct.csv, 2019-Nov.csv).
+            landing_dir=Path(
+                os.environ.get("LAKEHOUSE_LANDING_DIR") or state / "landing"
+            ).resolve(),
+            master=os.environ.get("LAKEHOUSE_MASTER", ""),
+            executor_memory=os.environ.get("LAKEHOUSE_EXECUTOR_MEMORY", "4g"),
+            connect_token=os.environ.get("LAKEHOUSE_CONNECT_TOKEN", ""),
+            dbt_vars=_json_env("LAKEHOUSE_DBT_VARS"),
+        )
+
+    # -- paths under the state folder ---------------------------------------------------------
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.state_dir / "warehouse"
+
+    @property
+    def metastore_dir(self) -> Path:
+        return self.state_dir / "metastore_db"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def server_log(self) -> Path:
+        return self.log_dir / "server.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.state_dir / "server.pid"
+
+    @property
+    def mlflow_dir(self) -> Path:
+        return self.state_dir / "mlflow"
+
+    @property
+    def stream_dir(self) -> Path:
+        """The streaming landing folder (LAKEHOUSE_STREAM_DIR; default `stream/` in the state
+        folder, beside the warehouse, where the streaming models look by default)."""
+        return Path(os.environ.get("LAKEHOUSE_STREAM_DIR") or self.state_dir / "stream")
+
+    @property
+    def stream_staging_dir(self) -> Path:
+        return self.state_dir / "stream_staging"
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """MLFLOW_TRACKING_URI when set (a shared tracking server), else a SQLite store in the
+        state folder; the registry uses the same store."""
+        return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{self.mlflow_dir}/mlflow.db"
+
+    @property
+    def mlflow_artifacts_dir(self) -> Path:
+        return self.mlflow_dir / "artifacts"
+
+    @property
+    def artifact_root(self) -> str:
+        """Where new MLflow experiments keep their artifacts, fitted Spark models included
+        (LAKEHOUSE_ARTIFACT_ROOT). The Spark server writes and reads the models there itself, so
+        on a cluster it must be storage that the driver, every executor and the dbt process
+        reach, e.g. `s3://bucket/mlflow`; the default is a folder in the state folder."""
+        return os.environ.get("LAKEHOUSE_ARTIFACT_ROOT") or self.mlflow_artifacts_dir.as_uri()
+
+    @property
+    def connect_url(self) -> str:
+        """The Spark Connect URL for clients, with the token when one is set (a secret: print
+        `connect_address` instead)."""
+        if self.connect_token:
+            return f"sc://localhost:{self.connect_port}/;token={self.connect_token}"
+        return f"sc://{self.host}:{self.connect_port}"
+
+    @property
+    def connect_address(self) -> str:
+        """The Spark Connect endpoint for messages: never the token itself."""
+        suffix = " (token required)" if self.connect_token else ""
+        return f"sc://{self.host}:{self.connect_port}{suffix}"
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {
+            "thrift": self.thrift_port,
+            "connect": self.connect_port,
+            "ui": self.ui_port,
+        }

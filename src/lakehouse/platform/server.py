@@ -1,0 +1,424 @@
+"""The embedded lakehouse server: one Spark driver JVM serving Thrift (SQL) and Spark Connect.
+
+This module owns the server's life cycle. `up` starts `HiveThriftServer2` with the Spark Connect
+plugin in local mode, Delta's session extension and catalog, an embedded Derby metastore and a
+warehouse under the state folder, every listener bound to loopback; it returns only when both
+endpoints have answered a real query, and otherwise fails within a bounded time with the reason
+and the tail of the server log. `down` ends the JVM itself (its whole process group) and waits
+until the ports are free. `status` asks each endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from lakehouse.platform.config import Settings
+from lakehouse.platform.jars import JarsMissing, cached_jars, spark_env, spark_home
+
+THRIFT_SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
+FAIR_POOLS_FILE = "fairscheduler.xml"
+# Every Thrift and Connect job lands in the default pool; within it, share fairly too.
+FAIR_POOLS = """<?xml version="1.0"?>
+<allocations>
+  <pool name="default">
+    <schedulingMode>FAIR</schedulingMode>
+    <weight>1</weight>
+    <minShare>0</minShare>
+  </pool>
+</allocations>
+"""
+CONNECT_PLUGIN = "org.apache.spark.sql.connect.SparkConnectPlugin"
+
+
+class ServerError(RuntimeError):
+    """The server could not be started or stopped; the message says why and what to do."""
+
+
+# -- small helpers ----------------------------------------------------------------------------
+
+
+def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=timeout):
+        return True
+    return False
+
+
+def free_port() -> int:
+    """A free port on 127.0.0.1 below the kernel's ephemeral range (32768+), so no outgoing
+    connection can be holding it when a server wants it (tests and the benchmark use these)."""
+    import random
+
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port found in 20000-32000")
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when a server could listen on host:port: nothing listens there and nothing else
+    holds it. SO_REUSEADDR, as servers bind, so connections lingering in TIME_WAIT after a
+    stop do not count."""
+    if port_open(host, port, timeout=0.5):
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped) counts as gone once its last thread has ended: a
+    # killed JVM's main thread turns zombie while other threads still hold its sockets.
+    with contextlib.suppress(OSError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return len(list(Path(f"/proc/{pid}/task").iterdir())) > 1
+    return True
+
+
+def read_pid(settings: Settings) -> int | None:
+    try:
+        return int(settings.pid_file.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def log_tail(settings: Settings, lines: int = 40) -> str:
+    try:
+        text = settings.server_log.read_text(errors="replace")
+    except FileNotFoundError:
+        return "(no server log yet)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def find_java() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").is_file():
+        return str(Path(home) / "bin" / "java")
+    return shutil.which("java")
+
+
+# -- endpoint probes --------------------------------------------------------------------------
+
+
+def query_thrift(settings: Settings, timeout: float = 30.0) -> str:
+    """Run `select 1` over the Thrift (HiveServer2) endpoint; returns a short description."""
+    from pyhive import hive
+
+    if not port_open(settings.host, settings.thrift_port):
+        raise ConnectionError(f"nothing listens on {settings.host}:{settings.thrift_port}")
+    conn = hive.connect(host=settings.host, port=settings.thrift_port, username="lakehouse")
+    try:
+        cur = conn.cursor()
+        cur.execute("select 1 as ok")
+        rows = cur.fetchall()
+        if rows != [(1,)]:
+            raise ConnectionError(f"unexpected answer {rows!r}")
+    finally:
+        conn.close()
+    return "select 1 answered"
+
+
+def query_connect(settings: Settings) -> str:
+    """Run `select 1` over Spark Connect; returns the server's Spark version."""
+    from pyspark.sql import SparkSession
+
+    if not port_open(settings.host, settings.connect_port):
+        raise ConnectionError(f"nothing listens on {settings.host}:{settings.connect_port}")
+    spark = SparkSession.builder.remote(settings.connect_url).create()
+    try:
+        rows = spark.sql("select 1 as ok").collect()
+        if [r.ok for r in rows] != [1]:
+            raise ConnectionError(f"unexpected answer {rows!r}")
+        return f"select 1 answered (Spark {spark.version})"
+    finally:
+        spark.stop()
+
+
+def query_ui(settings: Settings) -> str:
+    url = f"http://{settings.host}:{settings.ui_port}/api/v1/applications"
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback only
+        return f"HTTP {resp.status}"
+
+
+# -- the command line of the JVM --------------------------------------------------------------
+
+
+def spark_submit() -> str:
+    return str(spark_home() / "bin" / "spark-submit")
+
+
+def build_command(settings: Settings, jars: list[Path]) -> list[str]:
+    """The `spark-submit` command line of the server (tests read it; keep it a pure function)."""
+    s = settings
+    derby_url = f"jdbc:derby:;databaseName={s.metastore_dir};create=true"
+    java_opts = f"-Dderby.system.home={s.state_dir} -Duser.timezone=UTC"
+    conf = {
+        "spark.master": s.master or f"local[{s.cores}]",
+        "spark.app.name": "ecom-lakehouse",
+        "spark.driver.memory": s.driver_memory,
+        "spark.driver.extraJavaOptions": java_opts,
+        # Every listener on the chosen interface (loopback by default).
+        "spark.driver.host": s.host,
+        "spark.driver.bindAddress": s.host,
+        "spark.ui.port": str(s.ui_port),
+        "spark.port.maxRetries": "0",
+        "spark.plugins": CONNECT_PLUGIN,
+        "spark.connect.grpc.binding.address": s.host,
+        "spark.connect.grpc.binding.port": str(s.connect_port),
+        # Delta Lake and the Hive metastore.
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(s.warehouse_dir),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": derby_url,
+        "spark.sql.sources.default": "delta",
+        # Delta answers min/max/count from its log alone; for a date column over Thrift that
+        # path fails (ClassCastException: LocalDate to java.sql.Date), so read the data.
+        "spark.databricks.delta.optimizeMetadataQuery.enabled": "false",
+        # Delta rebuilds a table's state from its log with a Spark job of this many tasks
+        # (50 by default): on 2 cores, 50 tiny tasks made every statement on an existing table
+        # (replace, alter, describe, insert) cost 4 to 7 s instead of under 1.
+        "spark.databricks.delta.snapshotPartitions": str(max(2, s.cores * 2)),
+        # Writes coalesce into few files per partition, so tables need no OPTIMIZE after
+        # each build (only tables that collect appends get one, past a threshold).
+        "spark.databricks.delta.optimizeWrite.enabled": "true",
+        # Sized for 2 cores: fewer shuffle partitions, and UTC everywhere.
+        "spark.sql.shuffle.partitions": str(max(4, s.cores * 4)),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+        # Jobs share the 2 cores fairly: a one-second data test or a small table runs beside
+        # an ALS stage instead of queueing behind it (FIFO would run whole jobs in order).
+        "spark.scheduler.mode": "FAIR",
+        "spark.scheduler.allocation.file": str(s.state_dir / FAIR_POOLS_FILE),
+        # One machine: no task should wait (3 s by default) for a "more local" slot.
+        "spark.locality.wait": "0s",
+    }
+    if s.master:  # the driver of a cluster: one-core executors on the workers
+        conf["spark.executor.memory"] = s.executor_memory
+        conf["spark.executor.cores"] = "1"
+    cmd = [spark_submit(), "--class", THRIFT_SERVER_CLASS, "--name", "ecom-lakehouse"]
+    if jars:
+        # On the driver's own class path too: Thrift sessions resolve data sources through a
+        # session class loader that does not see `--jars`, and would miss `delta`.
+        cmd += ["--driver-class-path", ":".join(str(j) for j in jars)]
+        cmd += ["--jars", ",".join(str(j) for j in jars)]
+    for key, value in conf.items():
+        cmd += ["--conf", f"{key}={value}"]
+    cmd += [
+        "spark-internal",
+        "--hiveconf", f"hive.server2.thrift.port={s.thrift_port}",
+        "--hiveconf", f"hive.server2.thrift.bind.host={s.host}",
+    ]  # fmt: skip
+    return cmd
+
+
+def server_env(settings: Settings) -> dict[str, str]:
+    env = spark_env()
+    env["SPARK_LOCAL_IP"] = settings.host  # driver RPC and block manager on loopback too
+    if settings.connect_token:  # read by Spark Connect; an environment variable stays out of ps
+        env["SPARK_CONNECT_AUTHENTICATE_TOKEN"] = settings.connect_token
+    return env
+
+
+# -- life cycle -------------------------------------------------------------------------------
+
+
+@dataclass
+class EndpointStatus:
+    name: str
+    address: str
+    ok: bool
+    detail: str
+
+
+def status(settings: Settings) -> tuple[int | None, list[EndpointStatus]]:
+    """The server's pid (None when not running) and the state of each endpoint."""
+    pid = read_pid(settings)
+    if pid is not None and not pid_alive(pid):
+        pid = None
+    s = settings
+    probes = [
+        ("thrift", f"{s.host}:{s.thrift_port}", lambda: query_thrift(s)),
+        ("connect", s.connect_address, lambda: query_connect(s)),
+        ("ui", f"http://{s.host}:{s.ui_port}", lambda: query_ui(s)),
+    ]
+    result = []
+    for name, address, probe in probes:
+        try:
+            result.append(EndpointStatus(name, address, True, probe()))
+        except Exception as exc:  # noqa: BLE001 - any failure means "not answering"
+            result.append(EndpointStatus(name, address, False, f"{type(exc).__name__}: {exc}"))
+    return pid, result
+
+
+def _preflight(settings: Settings) -> list[Path]:
+    if find_java() is None:
+        raise ServerError(
+            "Java was not found (neither $JAVA_HOME/bin/java nor `java` on PATH). "
+            "Spark 4 needs Java 17 or 21: install it, e.g. "
+            "`apt-get install openjdk-17-jdk-headless`."
+        )
+    try:
+        jars = cached_jars(settings)
+    except JarsMissing as exc:
+        raise ServerError(str(exc)) from exc
+
+    def taken() -> list[str]:
+        return [
+            f"{name} port {port}"
+            for name, port in settings.ports.items()
+            if not port_free(settings.host, port)
+        ]
+
+    # After a server was killed, its half-closed connections can hold a port for up to a
+    # minute (the kernel's FIN timeout) although nothing listens: wait for those.
+    busy, deadline = taken(), time.monotonic() + 75
+    while (
+        busy
+        and time.monotonic() < deadline
+        and not any(port_open(settings.host, port) for port in settings.ports.values())
+    ):
+        time.sleep(1)
+        busy = taken()
+    if busy:
+        raise ServerError(
+            f"Cannot start: {', '.join(busy)} on {settings.host} already in use by another "
+            "process. Stop it, or choose other ports with LAKEHOUSE_THRIFT_PORT, "
+            "LAKEHOUSE_CONNECT_PORT and LAKEHOUSE_UI_PORT."
+        )
+    return jars
+
+
+def up(settings: Settings, echo=print) -> int:
+    """Start the server and wait until both endpoints answer; returns the JVM's pid."""
+    pid = read_pid(settings)
+    if pid is not None and pid_alive(pid):
+        _wait_ready(settings, pid, proc=None, echo=echo)
+        echo(f"Lakehouse server already running (pid {pid}).")
+        return pid
+    jars = _preflight(settings)
+    for folder in (settings.state_dir, settings.log_dir, settings.warehouse_dir):
+        folder.mkdir(parents=True, exist_ok=True)
+    (settings.state_dir / FAIR_POOLS_FILE).write_text(FAIR_POOLS)
+    cmd = build_command(settings, jars)
+    echo(f"Starting lakehouse server (state in {settings.state_dir}) ...")
+    with open(settings.server_log, "ab") as log:
+        log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            cmd,
+            cwd=settings.state_dir,
+            env=server_env(settings),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: `down` ends the JVM and children
+        )
+    settings.pid_file.write_text(f"{proc.pid}\n")
+    try:
+        _wait_ready(settings, proc.pid, proc=proc, echo=echo)
+    except BaseException:
+        _terminate(settings, proc.pid)
+        raise
+    echo(
+        f"Lakehouse server up (pid {proc.pid}): thrift {settings.host}:{settings.thrift_port}, "
+        f"connect {settings.connect_address}, Spark UI http://{settings.host}:{settings.ui_port}"
+    )
+    return proc.pid
+
+
+def _wait_ready(settings: Settings, pid: int, proc: subprocess.Popen | None, echo) -> None:
+    deadline = time.monotonic() + settings.start_timeout
+    pending = {"thrift": lambda: query_thrift(settings), "connect": lambda: query_connect(settings)}
+    last_error: dict[str, str] = {}
+    while pending:
+        exited = proc.poll() is not None if proc is not None else not pid_alive(pid)
+        if exited:
+            settings.pid_file.unlink(missing_ok=True)
+            raise ServerError(
+                "The server process exited during start-up. Last lines of "
+                f"{settings.server_log}:\n{log_tail(settings)}"
+            )
+        if time.monotonic() > deadline:
+            raise ServerError(
+                f"The server did not answer within {settings.start_timeout}s "
+                f"(LAKEHOUSE_START_TIMEOUT); still waiting for {sorted(pending)}: {last_error}. "
+                f"Last lines of {settings.server_log}:\n{log_tail(settings)}"
+            )
+        for name, probe in list(pending.items()):
+            try:
+                probe()
+            except Exception as exc:  # noqa: BLE001 - keep waiting until the deadline
+                last_error[name] = f"{type(exc).__name__}: {exc}"
+            else:
+                echo(f"  {name} endpoint answers")
+                del pending[name]
+        if pending:
+            time.sleep(1.0)
+
+
+def _terminate(settings: Settings, pid: int, grace: float = 60.0) -> None:
+    """End the JVM's process group: SIGTERM (shutdown hooks stop Thrift, Connect and Derby
+    cleanly), then SIGKILL after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 15.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, sig)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)  # reap it when it is our own child
+            if not pid_alive(pid):
+                break
+            time.sleep(0.2)
+        if not pid_alive(pid):
+            break
+    settings.pid_file.unlink(missing_ok=True)
+
+
+def down(settings: Settings, echo=print) -> bool:
+    """Stop the server; True when one was running. Waits until every port is free."""
+    pid = read_pid(settings)
+    if pid is None or not pid_alive(pid):
+        settings.pid_file.unlink(missing_ok=True)
+        echo("Lakehouse server is not running.")
+        return False
+    echo(f"Stopping lakehouse server (pid {pid}) ...")
+    _terminate(settings, pid)
+    deadline = time.monotonic() + 30
+    busy = list(settings.ports.items())
+    while busy and time.monotonic() < deadline:
+        busy = [(n, p) for n, p in busy if port_open(settings.host, p, timeout=0.5)]
+        if busy:
+            time.sleep(0.2)
+    if busy:
+        raise ServerError(f"The JVM ended but something still listens on: {busy}")
+    echo("Lakehouse server stopped; ports are free.")
+    return True

@@ -1,0 +1,210 @@
+"""The daily job, one day at a time, after the session's build of run date 2019-11-30.
+
+A new day lands and the next run date reads that file alone, rewrites only that date's
+partitions of the daily aggregates, keeps the champion (one day old, no drift) and scores
+forward; a rerun of the date changes nothing; a drifted day and the cadence decide to retrain;
+and a backfill through the Dagster job runs its dates in order. (Retraining itself, its gate
+and scoring with a new champion are the session build's and test_propensity's.) Lands days in
+the session's own landing folder, so it runs after every module that reads the session's build
+(STAGE 2).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import date
+
+import pytest
+
+from conftest import FIRST_DAY, LAST_DAY, ROWS, SEED
+from lakehouse.data import generate
+from lakehouse.ml import tracking
+
+STAGE = 2
+AGGREGATES = ["slv_user_daily_activity", "slv_user_product_daily", "slv_user_session_daily",
+              "slv_product_daily"]  # fmt: skip
+PROPENSITY, RECOMMENDER = "ecom_purchase_propensity", "ecom_product_recommender"
+
+
+def _land(settings, day: date) -> str:
+    """Lands the usual file of `day`, continuing the session's data set; returns its name."""
+    path = generate.extend(settings.landing_dir, [day], rows=ROWS, start=FIRST_DAY, end=LAST_DAY,
+                           seed=SEED, bad_rate=0.001)[0]  # fmt: skip
+    return path.name
+
+
+def _daily(dbt, day: date, **extra_vars):
+    """The daily run of `day`: every model, as the schedule runs them (data tests aside)."""
+    run_vars = {"run_date": day.isoformat(), **extra_vars}
+    return dbt(["run", "--exclude", "tag:streaming", "--vars", json.dumps(run_vars)])
+
+
+def _decisions(spark, day: date) -> dict:
+    rows = spark.table("gold.ml_retraining_decisions").where(f"run_date = date'{day}'")
+    return {r.registered_model_name: r.asDict() for r in rows.collect()}
+
+
+def _latest_write(spark, table: str):
+    history = spark.sql(f"describe history {table}").collect()
+    return max((h for h in history if h.operation == "WRITE"), key=lambda h: h.version)
+
+
+@pytest.fixture(scope="module")
+def first_day(project_build, spark, dbt, settings):
+    day = date(2019, 12, 1)
+    name = _land(settings, day)
+    counts = {t: spark.table(f"silver.{t}").count() for t in AGGREGATES}
+    versions = {m: len(tracking.versions_for_run_date(m, "2019-11-30")) for m in
+                (PROPENSITY, RECOMMENDER)}  # fmt: skip
+    run = _daily(dbt, day)
+    return {"day": day, "file": name, "counts": counts, "run": run, "versions": versions}
+
+
+def test_a_daily_run_reads_only_the_new_file(first_day, dbt, spark):
+    compiled = next(dbt.target.rglob("run/**/brz_landed_lines.sql")).read_text()
+    assert re.findall(r"text\.`[^`]*/([^/`]+)`", compiled) == [first_day["file"]]
+    loads = spark.table("bronze.brz_file_loads").where(f"source_file = '{first_day['file']}'")
+    assert [r.load_status for r in loads.collect()] == ["loaded"]
+
+
+def test_a_daily_run_writes_only_the_new_dates_partitions(first_day, spark):
+    day = first_day["day"]
+    accepted = (spark.table("bronze.brz_file_loads")
+                .where(f"source_file = '{first_day['file']}'").first().rows_accepted)  # fmt: skip
+    for table in AGGREGATES:
+        write = _latest_write(spark, f"silver.{table}")
+        written = spark.table(f"silver.{table}").where(f"event_date = date'{day}'").count()
+        assert write.operationParameters["mode"] == "Overwrite", (table, write)
+        assert int(write.operationMetrics["numOutputRows"]) == written > 0, table
+        assert int(write.operationMetrics.get("numRemovedFiles", 0)) == 0, table  # a new date
+        assert spark.table(f"silver.{table}").count() == first_day["counts"][table] + written
+    # the day's rows sum that day's accepted events, no more
+    events = spark.sql(
+        f"select sum(n_events) from silver.slv_user_daily_activity where event_date = '{day}'"
+    ).first()[0]
+    assert events == accepted
+
+
+def test_a_no_retrain_day_keeps_the_champion_and_scores_forward(first_day, spark):
+    day = first_day["day"]
+    decisions = _decisions(spark, day)
+    for name in (PROPENSITY, RECOMMENDER):
+        decision = decisions[name]
+        assert not decision["retrained"], decision
+        assert decision["reason"].startswith(f"kept champion v{decision['champion_version']}")
+        assert decision["champion_age_days"] == 1 and decision["max_feature_psi"] < 0.2
+        assert f"{name}: no retrain for {day}" in first_day["run"].output
+    assert spark.table("gold.ml_propensity_candidates").where(f"run_date = '{day}'").count() == 0
+    scores = spark.table("gold.ml_user_purchase_scores").where(f"run_date = date'{day}'")
+    row = scores.selectExpr(
+        "min(features_start_date)", "max(features_end_date)", "min(prediction_start_date)",
+        "max(prediction_end_date)", "count(distinct model_version)", "max(model_version)",
+        "count(*)",
+    ).first()  # fmt: skip
+    assert tuple(row)[:4] == (date(2019, 11, 1), day, date(2019, 12, 2), date(2019, 12, 31))
+    assert (row[4], row[5]) == (1, decisions[PROPENSITY]["champion_version"])
+    assert row[6] == spark.table("gold.ml_user_scoring_set").count() > 1000
+    assert {r.run_date for r in spark.table("gold.ml_top_buyers").collect()} == {day}
+    recs = spark.table("gold.ml_product_recommendations").where(f"run_date = date'{day}'")
+    assert {r.model_version for r in recs.select("model_version").distinct().collect()} == {
+        decisions[RECOMMENDER]["champion_version"]
+    }
+    # the recommender still removes what users touched up to this day, the new day included
+    touched = spark.table("silver.slv_user_product_daily").where(f"event_date <= '{day}'")
+    assert recs.join(touched, ["user_id", "product_id"]).count() == 0
+    assert {m: len(tracking.versions_for_run_date(m, str(day))) for m in
+            (PROPENSITY, RECOMMENDER)} == {PROPENSITY: 0, RECOMMENDER: 0}  # fmt: skip
+
+
+def _snapshot(spark, day: date) -> dict:
+    return {
+        "scores": sorted(tuple(r) for r in spark.sql(
+            "select user_id, purchase_probability, purchase_rank, model_version from "
+            f"gold.ml_user_purchase_scores where run_date = '{day}'").collect()),
+        "recommendations": sorted(tuple(r) for r in spark.sql(
+            "select user_id, recommendation_rank, product_id, model_version from "
+            f"gold.ml_product_recommendations where run_date = '{day}'").collect()),
+        "decisions": sorted((r["registered_model_name"], r["retrained"], r["reason"])
+                            for r in _decisions(spark, day).values()),
+        "counts": {t: spark.table(t).count() for t in
+                   ["bronze.brz_event_lines", "bronze.brz_file_loads", *(f"silver.{a}" for a in
+                    AGGREGATES), "gold.ml_user_purchase_scores", "gold.ml_retraining_decisions",
+                    "gold.ml_propensity_candidates", "gold.ml_product_recommendations"]},
+    }  # fmt: skip
+
+
+def test_a_rerun_of_a_date_changes_nothing(first_day, dbt, spark):
+    day = first_day["day"]
+    before = _snapshot(spark, day)
+    _daily(dbt, day)
+    assert _snapshot(spark, day) == before
+    assert {m: len(tracking.versions_for_run_date(m, str(day))) for m in
+            (PROPENSITY, RECOMMENDER)} == {PROPENSITY: 0, RECOMMENDER: 0}  # fmt: skip
+
+
+def _decide(dbt, day: date, **extra_vars):
+    """The decision of `day` and what it reads (bronze, silver, the scoring snapshot), without
+    the training or scoring that follows it."""
+    run_vars = {"run_date": day.isoformat(), **extra_vars}
+    return dbt(["run", "-s", "+ml_retraining_decisions", "--exclude", "tag:streaming",
+                "--vars", json.dumps(run_vars)])  # fmt: skip
+
+
+def test_a_drifted_feature_retrains(first_day, dbt, spark, settings, tmp_path):
+    """A day whose users behave nothing like the champions' training data (a flood of new
+    users, each active once) drifts the features past retrain_max_psi: both models are to
+    retrain, for drift alone (the cadence is set out of reach)."""
+    day = date(2019, 12, 2)
+    flood = generate.generate(tmp_path, rows=ROWS // 2, start=day, end=day, seed=99,
+                              progress=False)[0]  # fmt: skip
+    shutil.copy(flood, settings.landing_dir / flood.name)
+    proc = _decide(dbt, day, retrain_every_days=1000)
+    decisions = _decisions(spark, day)
+    for name in (PROPENSITY, RECOMMENDER):
+        decision = decisions[name]
+        assert decision["retrained"], decision
+        assert re.fullmatch(r"feature \w+ drifted: PSI [\d.]+ > retrain_max_psi 0.2",
+                            decision["reason"]), decision  # fmt: skip
+        assert decision["max_feature_psi"] > 0.2
+        assert f"{name}: retrain for {day}: feature" in proc.output
+
+
+def test_the_cadence_retrains(first_day, dbt, spark):
+    """Five days after the champions' training date, with a cadence of five days (drift set
+    out of reach), both models are to retrain because of their age."""
+    day = date(2019, 12, 5)
+    _decide(dbt, day, retrain_every_days=5, retrain_max_psi=1000)
+    for name, decision in _decisions(spark, day).items():
+        assert decision["retrained"], decision
+        assert decision["champion_age_days"] == 5
+        assert decision["reason"] == (
+            f"champion v{decision['champion_version']} is 5 days old (retrain_every_days 5)"
+        ), name
+
+
+def test_a_backfill_runs_its_dates_in_order_through_the_daily_job(
+    first_day, project_build, settings, spark, monkeypatch
+):
+    """Two run dates through the Dagster job, handed over in reverse: each is a partition run,
+    in date order, and each date's run reaches dbt as its run_date (here the daily job is
+    limited to bronze and silver; the whole DAG per date is what the other tests run)."""
+    orchestration = project_build["dagster"]["module"]
+    instance = project_build["dagster"]["instance"]
+    days = [date(2019, 12, 3), date(2019, 12, 4)]
+    for day in days:
+        _land(settings, day)
+    results = orchestration.run_dates([d.isoformat() for d in reversed(days)], instance,
+                                      layers=["bronze", "silver"])  # fmt: skip
+    assert [r.success for r in results] == [True, True]
+    runs = [instance.get_run_record_by_id(r.run_id) for r in results]
+    assert [r.dagster_run.tags["dagster/partition"] for r in runs] == [d.isoformat() for d in days]
+    assert runs[0].start_time < runs[1].start_time
+    # bronze loads whatever has landed, so the first date's run loads both files
+    loads = spark.table("bronze.brz_file_loads").where(
+        "source_file in ('events_2019-12-03.csv', 'events_2019-12-04.csv')")  # fmt: skip
+    assert {r.load_status for r in loads.collect()} == {"loaded"} and loads.count() == 2
+    for day in days:
+        assert spark.table("silver.slv_user_daily_activity").where(
+            f"event_date = date'{day}'").count() > 0  # fmt: skip
