@@ -11,7 +11,6 @@ and names come from this model's `meta` in the YAML.
 
 from lakehouse.errors import DataConditionError
 from lakehouse.ml import propensity, retraining
-from lakehouse.ml.connect import as_bool
 from lakehouse.platform.config import Settings
 
 SCHEMA = """
@@ -27,11 +26,11 @@ def model(dbt, session):
 
     dbt.config(materialized="incremental", incremental_strategy="append")
     name = dbt.config.meta_get("registered_model_name")
-    run_date = dbt.ref("ml_run_windows").first().run_date
-    decision = retraining.decision_of(dbt.ref("ml_retraining_decisions"), run_date, name)
-    forced = as_bool(dbt.config.meta_get("force_retrain"))
-    if retraining.training_skipped(session, dbt.this, dbt.is_incremental, run_date, decision,
-                                   forced, "propensity"):  # fmt: skip
+    run_date = retraining.date_to_train(
+        dbt, session, dbt.ref("ml_run_windows"), dbt.ref("ml_retraining_decisions"), name,
+        dbt.config.meta_get("force_retrain"), "propensity",
+    )  # fmt: skip
+    if run_date is None:
         return session.createDataFrame([], SCHEMA)
     training_set = dbt.ref("ml_user_training_set").where(F.col("run_date") == F.lit(run_date))
     balance = training_set.where("split = 'train'").agg(

@@ -11,7 +11,7 @@ is in `lakehouse.ml.recommend`.
 """
 
 from lakehouse.ml import recommend, retraining, tracking
-from lakehouse.ml.connect import as_bool, progress
+from lakehouse.ml.connect import progress
 from lakehouse.platform.config import Settings
 
 SCHEMA = """
@@ -25,11 +25,11 @@ def model(dbt, session):
 
     dbt.config(materialized="incremental", incremental_strategy="append")
     name = dbt.config.meta_get("registered_model_name")
-    run_date = dbt.ref("ml_run_windows").first().run_date
-    decision = retraining.decision_of(dbt.ref("ml_retraining_decisions"), run_date, name)
-    forced = as_bool(dbt.config.meta_get("force_retrain"))
-    if retraining.training_skipped(session, dbt.this, dbt.is_incremental, run_date, decision,
-                                   forced, "recommend"):  # fmt: skip
+    run_date = retraining.date_to_train(
+        dbt, session, dbt.ref("ml_run_windows"), dbt.ref("ml_retraining_decisions"), name,
+        dbt.config.meta_get("force_retrain"), "recommend",
+    )  # fmt: skip
+    if run_date is None:
         return session.createDataFrame([], SCHEMA)
 
     before = dbt.ref("slv_user_product_interactions_before_cutoff")

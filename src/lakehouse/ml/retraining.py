@@ -104,7 +104,7 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
     if policy.force:
         reasons.append("forced by var force_retrain")
     if age >= policy.every_days:
-        reasons.append(f"champion v{current.version} is {age} days old "
+        reasons.append(f"champion v{current.version} is {_days(age)} old "
                        f"(retrain_every_days {policy.every_days})")  # fmt: skip
     if psi[worst] > policy.max_psi:
         reasons.append(f"feature {worst} drifted: PSI {psi[worst]:.3f} > retrain_max_psi "
@@ -117,7 +117,7 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
         decision.retrained, decision.reason = True, "; ".join(reasons)
     else:
         decision.reason = (
-            f"kept champion v{current.version}: trained for {trained_on}, {age} days old "
+            f"kept champion v{current.version}: trained for {trained_on}, {_days(age)} old "
             f"(retrain_every_days {policy.every_days}); largest PSI {psi[worst]:.3f} on {worst} "
             f"(retrain_max_psi {policy.max_psi})"
         )
@@ -171,20 +171,30 @@ def decision_of(decisions, run_date, model_name: str):
     return row
 
 
-def training_skipped(session, this, is_incremental: bool, run_date, decision, forced: bool,
-                     component: str) -> bool:  # fmt: skip
-    """Whether a training node adds nothing on `run_date` (and says why in one line): the
-    date already trained (its rows are in the node's table `this`, unless `forced`), or its
-    decision is to keep the champion."""
+def date_to_train(dbt, session, windows, decisions, name: str, forced, component: str):
+    """For a training node: the run date to train for, or None when the node adds nothing on
+    this run's date, saying why in one line: the date already trained (its rows are in the
+    node's table, unless `forced`), or its decision is to keep the champion.
+
+    The model passes its refs (`windows`: ml_run_windows, `decisions`: ml_retraining_decisions)
+    and its meta values (`name`, `forced`): dbt finds refs and config keys in the model's own
+    code only."""
     from pyspark.sql import functions as F
 
-    name = decision.registered_model_name
-    if is_incremental and not forced:
-        done = session.table(str(this)).where(F.col("run_date") == F.lit(run_date))
+    from lakehouse.ml.connect import as_bool
+
+    run_date = windows.first().run_date
+    decision = decision_of(decisions, run_date, name)
+    if dbt.is_incremental and not as_bool(forced):
+        done = session.table(str(dbt.this)).where(F.col("run_date") == F.lit(run_date))
         if done.limit(1).count():
             progress(component, f"{name}: already trained for {run_date}; nothing to add")
-            return True
+            return None
     if not decision.retrained:
         progress(component, f"{name}: not retrained on {run_date}: {decision.reason}")
-        return True
-    return False
+        return None
+    return run_date
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
