@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -125,6 +127,29 @@ def test_startup_failure_reports_log_tail(tmp_path, settings):
     assert "Last lines of" in str(failure.value)
     assert "Invalid maximum heap size" in str(failure.value)
     assert not other.pid_file.exists()
+    # the state folder is private, and so is the log the server wrote
+    assert stat.S_IMODE(other.state_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE(other.server_log.stat().st_mode) == 0o600
+
+
+def test_a_stale_pid_file_naming_another_process_is_left_alone(tmp_path, settings):
+    """After a reboot the pid in `server.pid` may belong to anything: `down` and `status`
+    must not signal it, and say that the pid file was stale."""
+    other = dataclasses.replace(settings, state_dir=tmp_path)
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        other.pid_file.write_text(f"{bystander.pid}\n")
+        said = []
+        assert server.down(other, echo=said.append) is False
+        assert bystander.poll() is None, "down signalled a process that is not the server"
+        assert f"named pid {bystander.pid}, which is not this lakehouse's server" in said[0]
+        assert said[-1] == "Lakehouse server is not running."
+        assert not other.pid_file.exists()
+        other.pid_file.write_text(f"{bystander.pid}\n")
+        assert server.status(other)[0] is None and bystander.poll() is None
+    finally:
+        bystander.kill()
+        bystander.wait()
 
 
 def test_settings_defaults_are_loopback_and_sized_for_this_machine(monkeypatch):

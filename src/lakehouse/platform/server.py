@@ -6,11 +6,17 @@ warehouse under the state folder, every listener bound to loopback; it returns o
 endpoints have answered a real query, and otherwise fails within a bounded time with the reason
 and the tail of the server log. `down` ends the JVM itself (its whole process group) and waits
 until the ports are free. `status` asks each endpoint.
+
+The state folder is private (0700; the server and its log write with umask 077). One `up` at a
+time per state folder (a lock file): a second one waits, then finds the server running. A pid
+file is trusted only when the process it names is this folder's server (its command line holds
+the Thrift server class and this warehouse), so a stale pid after a reboot is never signalled.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -106,6 +112,54 @@ def read_pid(settings: Settings) -> int | None:
         return int(settings.pid_file.read_text().strip())
     except (FileNotFoundError, ValueError):
         return None
+
+
+def is_lakehouse_server(pid: int, settings: Settings) -> bool:
+    """Whether `pid` is this state folder's server: its command line names the Thrift server
+    class and this warehouse. Where there is no /proc (macOS) it cannot tell and says yes."""
+    if not Path("/proc/self").exists():
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return THRIFT_SERVER_CLASS in cmdline and str(settings.warehouse_dir) in cmdline
+
+
+def running_pid(settings: Settings, echo=print) -> int | None:
+    """The pid of this state folder's running server, or None. A pid file that names a dead
+    process, or a live process that is not this server (a pid reused after a reboot), is
+    removed, and in the second case the process is left alone and `echo` says so."""
+    pid = read_pid(settings)
+    if pid is None:
+        return None
+    if pid_alive(pid) and is_lakehouse_server(pid, settings):
+        return pid
+    if pid_alive(pid):
+        echo(f"{settings.pid_file} named pid {pid}, which is not this lakehouse's server; "
+             "left it alone and removed the stale pid file.")  # fmt: skip
+    settings.pid_file.unlink(missing_ok=True)
+    return None
+
+
+def make_state_private(settings: Settings) -> None:
+    """Create the state folders, readable by their owner only (0700)."""
+    for folder in (settings.state_dir, settings.log_dir, settings.warehouse_dir):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(PermissionError):  # a folder given by someone else stays theirs
+        settings.state_dir.chmod(0o700)
+
+
+@contextlib.contextmanager
+def _one_start_at_a_time(settings: Settings):
+    """An exclusive lock on `server.lock` in the state folder while a server starts."""
+    make_state_private(settings)
+    with open(settings.state_dir / "server.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def log_tail(settings: Settings, lines: int = 40) -> str:
@@ -259,9 +313,7 @@ class EndpointStatus:
 
 def status(settings: Settings) -> tuple[int | None, list[EndpointStatus]]:
     """The server's pid (None when not running) and the state of each endpoint."""
-    pid = read_pid(settings)
-    if pid is not None and not pid_alive(pid):
-        pid = None
+    pid = running_pid(settings)
     s = settings
     probes = [
         ("thrift", f"{s.host}:{s.thrift_port}", lambda: query_thrift(s)),
@@ -317,18 +369,22 @@ def _preflight(settings: Settings) -> list[Path]:
 
 def up(settings: Settings, echo=print) -> int:
     """Start the server and wait until both endpoints answer; returns the JVM's pid."""
-    pid = read_pid(settings)
-    if pid is not None and pid_alive(pid):
+    with _one_start_at_a_time(settings):
+        return _up(settings, echo)
+
+
+def _up(settings: Settings, echo) -> int:
+    pid = running_pid(settings, echo)
+    if pid is not None:
         _wait_ready(settings, pid, proc=None, echo=echo)
         echo(f"Lakehouse server already running (pid {pid}).")
         return pid
     jars = _preflight(settings)
-    for folder in (settings.state_dir, settings.log_dir, settings.warehouse_dir):
-        folder.mkdir(parents=True, exist_ok=True)
     (settings.state_dir / FAIR_POOLS_FILE).write_text(FAIR_POOLS)
     cmd = build_command(settings, jars)
     echo(f"Starting lakehouse server (state in {settings.state_dir}) ...")
-    with open(settings.server_log, "ab") as log:
+    fd = os.open(settings.server_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with open(fd, "ab") as log:
         log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting\n".encode())
         log.flush()
         proc = subprocess.Popen(
@@ -339,6 +395,7 @@ def up(settings: Settings, echo=print) -> int:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: `down` ends the JVM and children
+            umask=0o077,  # tables, metastore and logs readable by their owner only
         )
     settings.pid_file.write_text(f"{proc.pid}\n")
     try:
@@ -405,9 +462,8 @@ def _terminate(settings: Settings, pid: int, grace: float = 60.0) -> None:
 
 def down(settings: Settings, echo=print) -> bool:
     """Stop the server; True when one was running. Waits until every port is free."""
-    pid = read_pid(settings)
-    if pid is None or not pid_alive(pid):
-        settings.pid_file.unlink(missing_ok=True)
+    pid = running_pid(settings, echo)
+    if pid is None:
         echo("Lakehouse server is not running.")
         return False
     echo(f"Stopping lakehouse server (pid {pid}) ...")
