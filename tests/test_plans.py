@@ -1,13 +1,12 @@
 """Query plans and partition pruning: the `explain` dbt operation, and a date filter on bronze
 events that reads only that date's files of the table beneath (counted by Spark's own scan
-metrics, from the UI's REST API).
+metrics, as Spark Connect reports them for the query).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import urllib.request
 
 from conftest import PROJECT_DIR, run_dbt
 
@@ -16,22 +15,15 @@ DAY = "2019-10-05"
 QUERY = f"select count(distinct user_id) from bronze.brz_events where event_date = date'{DAY}'"
 
 
-def _rest(settings, path: str):
-    url = f"http://{settings.host}:{settings.ui_port}/api/v1/{path}"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def _sql_execution_ids(settings) -> tuple[str, set[int]]:
-    """The application and its SQL executions so far, without their plans: asking for every
-    plan at once fails (404) once the server has evicted the graph of an old execution."""
-    app = _rest(settings, "applications")[0]["id"]
-    return app, {e["id"] for e in _rest(settings, f"applications/{app}/sql?length=100000")}
-
-
-def _metric(node: dict, name: str) -> int:
-    value = next(m["value"] for m in node["metrics"] if m["name"] == name)
-    return int(value.replace(",", ""))
+def _scans_of_brz_event_lines(df) -> list[dict[str, int]]:
+    """The metrics of each scan of brz_event_lines's data files in `df`'s execution, as Spark
+    Connect reports them after a collect (not Delta's own log)."""
+    _, nodes = df.executionInfo.metrics.extract_graph()
+    return [
+        {m.name: m.value for m in node.metrics}
+        for node in nodes.values()
+        if node.name.startswith("Scan parquet") and "brz_event_lines" in node.name
+    ]
 
 
 def test_explain_prints_the_physical_plan_of_a_model(project_build, tmp_path):
@@ -45,8 +37,7 @@ def test_explain_prints_the_physical_plan_of_a_model(project_build, tmp_path):
     assert re.search(r"PartitionFilters: \[[^\]]*event_date", out), out[-3000:]
 
 
-def test_a_date_filter_on_bronze_prunes_to_that_dates_files(project_build, spark, settings,
-                                                             tmp_path):  # fmt: skip
+def test_a_date_filter_on_bronze_prunes_to_that_dates_files(project_build, spark, tmp_path):
     plan = run_dbt(
         ["run-operation", "explain", "--args", json.dumps({"query": QUERY})], PROJECT_DIR, tmp_path
     ).output
@@ -59,16 +50,9 @@ def test_a_date_filter_on_bronze_prunes_to_that_dates_files(project_build, spark
     all_files = spark.sql("describe detail bronze.brz_event_lines").first().numFiles
     assert 0 < files_of_day < all_files
 
-    app, seen = _sql_execution_ids(settings)
-    assert spark.sql(QUERY).first()[0] > 0
-    _, now = _sql_execution_ids(settings)
-    scans = [
-        node
-        for execution in sorted(now - seen)
-        for node in _rest(settings, f"applications/{app}/sql/{execution}?details=true")["nodes"]
-        # the table's data files, not Delta's own log
-        if node["nodeName"].startswith("Scan parquet") and "brz_event_lines" in node["nodeName"]
-    ]
-    assert scans, "no scan of brz_events in the new SQL executions"
-    assert all(_metric(n, "number of partitions read") == 1 for n in scans)
-    assert all(_metric(n, "number of files read") == files_of_day for n in scans)
+    query = spark.sql(QUERY)
+    assert query.collect()[0][0] > 0
+    scans = _scans_of_brz_event_lines(query)
+    assert scans, "no scan of brz_event_lines in the query's metrics"
+    assert all(scan["numPartitions"] == 1 for scan in scans), scans
+    assert all(scan["numFiles"] == files_of_day for scan in scans), scans
