@@ -22,7 +22,7 @@ def model(dbt, session):
         partition_by=["run_date"],
     )  # fmt: skip
     name = dbt.config.meta_get("registered_model_name")
-    windows = {r.window_name: r.asDict() for r in dbt.ref("ml_run_windows").collect()}
+    windows = retraining.windows(dbt.ref("ml_run_windows"))
     run_date = windows["forecast"]["run_date"]
     promoted = (  # the last version this date's searches promoted, if any
         dbt.ref("ml_propensity_candidates")
