@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pyspark.sql import functions as F
 
@@ -32,6 +34,32 @@ def test_build_is_green_with_sql_and_python_models(built):
     assert "Completed successfully" in out
     assert "python table model gold.ml_event_type_weights" in out
     assert "ERROR=0" in out and "PASS=0" not in out
+
+
+def test_production_build_leaves_the_unit_tests_to_the_test_suite(built, dbt):
+    """The scheduled build runs no unit test; `dbt test -s test_type:unit` runs every one of
+    them against the built tables, and they pass."""
+    unit_tests = [uid for uid in built["manifest"]["unit_tests"]
+                  if uid.startswith("unit_test.ecom_lakehouse.")]  # fmt: skip
+    assert len(unit_tests) >= 10
+    assert "START unit_test" not in built["build"].output
+    proc = dbt(["test", "-s", "test_type:unit"])
+    assert f"PASS={len(unit_tests)} " in proc.output, proc.output[-3000:]
+
+
+def test_row_rules_counts_the_rows_that_break_each_rule(built, dbt):
+    """The one-query row test: each rule counts its own broken rows; nulls pass every rule but
+    not_null; a clean row breaks nothing."""
+    rows = "(1, 2, 'x', 3), (null, -1, 'y', 9), (3, null, null, null), (4, -5, 'z', 0)"
+    call = (
+        f'{{{{ test_row_rules(model="(select * from values {rows} as t(a, b, c, d))", '
+        "not_null=['a', 'b'], non_negative=['b'], accepted_values={'c': ['x']}, "
+        "between={'d': [1, 5]}) }}"
+    )
+    out = dbt(["show", "--inline", call]).output
+    broken = dict(re.findall(r"\| (\w+\([\w, ]+\)) +\| +(\d+) \|", out))
+    assert broken == {"not_null(a)": "1", "not_null(b)": "1", "non_negative(b)": "2",
+                      "accepted_values(c)": "2", "between(d, 1, 5)": "2"}, out  # fmt: skip
 
 
 def test_every_model_and_seed_is_a_delta_table(built, spark):
@@ -112,8 +140,6 @@ def test_features_read_only_the_daily_aggregates_cut_to_their_window(built):
     """Structural half of the leakage proof: the training and scoring sets reach events only
     through the silver daily aggregates, and every read of those in their compiled SQL is cut
     to a date range that ends on the snapshot's last day (the data half: test_features.py)."""
-    import re
-
     manifest = built["manifest"]
     daily = {"slv_user_daily_activity", "slv_user_product_daily", "slv_user_session_daily"}
     ends = {"ml_user_training_set": "2019-10-31", "ml_user_scoring_set": "2019-11-30"}
@@ -185,7 +211,6 @@ def test_invalid_vars_fail_before_any_table_is_touched(
 def test_the_windows_follow_the_run_date(built, dbt):
     """run_date 2019-11-19: label 2019-10-21..2019-11-19, training features the 31 days before
     it; scoring features the 31 days ending on it, predicting the 30 days after."""
-    import re
 
     dbt(["compile", "-s", "ml_run_windows", "--vars", "{run_date: '2019-11-19'}"])
     compiled = next(dbt.target.rglob("compiled/**/ml_run_windows.sql")).read_text()

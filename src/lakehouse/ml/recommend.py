@@ -81,43 +81,85 @@ def popular_products(interactions, limit: int):
     )
 
 
+# ALS candidates per user in the first pass: k plus this many, enough for almost every user
+# once the products they have seen are removed; the few left short get a second, deeper pass.
+FIRST_PASS_MARGIN = 20
+MAX_DEPTH = 200
+
+
+def _als_candidates(model, warm, seen, k: int):
+    """ALS's best products for the `warm` users (user_id int, n: products seen): a list of
+    depth k + FIRST_PASS_MARGIN for everyone, then, only for the users it leaves with fewer
+    than k unseen products, one of depth min(k + n, MAX_DEPTH). A prefix of the ranking that
+    holds k unseen products holds the top k, so the result equals one deep pass for all."""
+    from pyspark.sql import functions as F
+
+    def ranked(users, depth: int):
+        return (
+            model.recommendForUserSubset(users.select("user_id"), depth)
+            .select("user_id", F.explode("recommendations").alias("r"))
+            .select(
+                F.col("user_id").cast("bigint").alias("user_id"),
+                F.col("r.product_id").cast("bigint").alias("product_id"),
+                F.col("r.rating").cast("double").alias("score"),
+            )
+        )
+
+    first = ranked(warm, k + FIRST_PASS_MARGIN).localCheckpoint(eager=True)
+    unseen = (
+        first.join(seen, ["user_id", "product_id"], "left_anti")
+        .groupBy("user_id")
+        .agg(F.count("*").alias("unseen"))
+    )
+    short = (
+        warm.join(unseen, "user_id", "left")
+        .where((F.col("n") > FIRST_PASS_MARGIN) & (F.coalesce("unseen", F.lit(0)) < k))
+        .select("user_id", "n")
+        .localCheckpoint(eager=True)
+    )
+    max_n = short.agg(F.max("n")).first()[0]
+    if max_n is None:
+        return first
+    progress("recommend", f"{short.count():,} users need a list deeper than "
+                          f"{k + FIRST_PASS_MARGIN}")  # fmt: skip
+    deep = ranked(short, min(k + int(max_n), MAX_DEPTH))
+    return first.join(short.select("user_id"), "user_id", "left_anti").unionByName(deep)
+
+
 def recommend(model, interactions, users, popular, min_products: int, k: int):
     """Top-k new products per user of `users` (a DataFrame with user_id): ALS where the user
     has at least `min_products` products in `interactions`, popular products otherwise or to
     fill up (only popular products when `model` is None: the baseline). Columns: user_id,
-    recommendation_rank, product_id, score, source."""
+    recommendation_rank, product_id, score, source.
+
+    Candidates stay small: a user who has seen n products needs at most k + n of any ranked
+    list to keep k unseen ones, so each user is paired only with that many popular products,
+    and ALS lists are as deep as that only for the users who need it."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     seen = interactions.select("user_id", "product_id")
     history = interactions.groupBy("user_id").agg(F.countDistinct("product_id").alias("n"))
-    warm = (
-        users.join(history, "user_id", "left")
-        .where(F.coalesce(F.col("n"), F.lit(0)) >= min_products)
-        .select(F.col("user_id").cast("int").alias("user_id"))
+    users = users.select("user_id").join(history, "user_id", "left").fillna(0, ["n"])
+    fill = users.join(
+        F.broadcast(popular),
+        F.col("popularity_rank") <= F.lit(k) + F.col("n"),
+    ).select(
+        "user_id",
+        "product_id",
+        F.col("popularity").alias("score"),
+        F.lit("popular").alias("source"),
+        F.col("popularity_rank").alias("priority"),
     )
-    # Enough ALS candidates that k remain after removing what the user has seen.
-    depth = min(k + int(history.agg(F.max("n")).first()[0] or 0), 200)
-    als = model and (
-        model.recommendForUserSubset(warm, depth)
-        .select("user_id", F.explode("recommendations").alias("r"))
-        .select(
-            F.col("user_id").cast("bigint").alias("user_id"),
-            F.col("r.product_id").cast("bigint").alias("product_id"),
-            F.col("r.rating").cast("double").alias("score"),
-            F.lit("als").alias("source"),
-            F.lit(0).alias("priority"),
+    candidates = fill
+    if model is not None:
+        warm = users.where(F.col("n") >= min_products).select(
+            F.col("user_id").cast("int").alias("user_id"), "n"
         )
-    )
-    fill = users.select("user_id").crossJoin(
-        popular.select(
-            "product_id",
-            F.col("popularity").alias("score"),
-            F.lit("popular").alias("source"),
-            F.col("popularity_rank").alias("priority"),
+        als = _als_candidates(model, warm, seen, k).select(
+            "*", F.lit("als").alias("source"), F.lit(0).alias("priority")
         )
-    )
-    candidates = fill if model is None else als.unionByName(fill)
+        candidates = als.unionByName(fill)
     candidates = candidates.join(seen, ["user_id", "product_id"], "left_anti")
     # One row per product (ALS first), then the best k: ALS by score, then popular by rank.
     best_source = Window.partitionBy("user_id", "product_id").orderBy("priority")
