@@ -1,4 +1,6 @@
-{{ config(contract={'enforced': true}) }}
+-- A view: the latest scores, read when asked; its not_null rules are the row_rules test (a view has no
+-- constraints, and recreating a table with them costs seconds per run).
+{{ config(materialized='view', contract={'enforced': true}) }}
 
 -- The most likely buyers of the latest scored run date, with what they did in its scoring
 -- snapshot.

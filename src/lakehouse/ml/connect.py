@@ -48,5 +48,8 @@ def as_bool(value) -> bool:
 
 
 def progress(component: str, message: str) -> None:
-    """One progress line of a long-running node, in dbt's log as it happens."""
-    print(f"[{component}] {message}", flush=True)
+    """One progress line of a long-running node, in dbt's log as it happens, with the time of
+    day (UTC, as dbt's own lines) so the phases of a node can be timed from the log."""
+    import time
+
+    print(f"{time.strftime('%H:%M:%S', time.gmtime())} [{component}] {message}", flush=True)
