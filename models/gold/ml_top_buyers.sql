@@ -1,5 +1,5 @@
--- A view: the latest scores, read when asked; its not_null rules are the row_rules test (a view has no
--- constraints, and recreating a table with them costs seconds per run).
+-- A view: the latest scores, read when asked; its not_null rules are the row_rules test (a view
+-- has no constraints, and recreating a table with them costs seconds per run).
 {{ config(materialized='view', contract={'enforced': true}) }}
 
 -- The most likely buyers of the latest scored run date, with what they did in its scoring
