@@ -181,3 +181,27 @@ def test_a_connect_token_reaches_the_server_and_never_a_message(monkeypatch):
     plain = Settings.from_env()
     assert plain.connect_url == f"sc://{plain.host}:{plain.connect_port}"
     assert "SPARK_CONNECT_AUTHENTICATE_TOKEN" not in server.server_env(plain)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "lakehouse.example.com", "::"])
+def test_a_host_beyond_loopback_is_refused_before_anything_starts(tmp_path, settings, host):
+    other = dataclasses.replace(settings, state_dir=tmp_path, host=host)
+    with pytest.raises(server.ServerError, match=f"Refusing LAKEHOUSE_HOST={host}.*SSH tunnel"):
+        server.up(other)
+    assert not other.pid_file.exists()
+    assert not other.server_log.exists()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_loopback_hosts_pass_the_host_check(settings, host):
+    server.check_host(dataclasses.replace(settings, host=host))
+
+
+def test_a_large_server_log_is_moved_aside_at_start(tmp_path, settings):
+    other = dataclasses.replace(settings, state_dir=tmp_path)
+    other.log_dir.mkdir(parents=True)
+    other.server_log.write_text("x" * 100)
+    assert server.rotate_log(other, max_bytes=1000) is False
+    assert server.rotate_log(other, max_bytes=10) is True
+    assert (other.log_dir / "server.log.1").read_text() == "x" * 100
+    assert not other.server_log.exists()

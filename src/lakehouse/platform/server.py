@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import os
 import shutil
 import signal
@@ -32,6 +33,8 @@ from lakehouse.platform.jars import JarsMissing, cached_jars, spark_env, spark_h
 
 THRIFT_SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
 FAIR_POOLS_FILE = "fairscheduler.xml"
+# A server log larger than this at start is moved aside to server.log.1 (one older copy kept).
+LOG_ROTATE_BYTES = 64 * 1024 * 1024
 # Every Thrift and Connect job lands in the default pool; within it, share fairly too.
 FAIR_POOLS = """<?xml version="1.0"?>
 <allocations>
@@ -329,7 +332,35 @@ def status(settings: Settings) -> tuple[int | None, list[EndpointStatus]]:
     return pid, result
 
 
+def check_host(settings: Settings) -> None:
+    """Refuses a host other than loopback: the server has no TLS, so its endpoints (SQL text,
+    tokens, the Spark UI) must not be reachable from the network."""
+    host = settings.host.strip().lower()
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost
+        loopback = False
+    if not loopback:
+        raise ServerError(
+            f"Refusing LAKEHOUSE_HOST={settings.host}: the server would listen beyond this "
+            "machine without TLS, sending SQL, results and the Connect token in clear. Keep "
+            "the default 127.0.0.1 and reach it from another machine through an SSH tunnel "
+            "(ssh -L 10000:127.0.0.1:10000 -L 15002:127.0.0.1:15002 this-host)."
+        )
+
+
+def rotate_log(settings: Settings, max_bytes: int = LOG_ROTATE_BYTES) -> bool:
+    """At start, a server log over `max_bytes` becomes server.log.1 (replacing the older one);
+    returns whether it rotated."""
+    log = settings.server_log
+    if not log.exists() or log.stat().st_size <= max_bytes:
+        return False
+    os.replace(log, log.with_name(log.name + ".1"))
+    return True
+
+
 def _preflight(settings: Settings) -> list[Path]:
+    check_host(settings)
     if find_java() is None:
         raise ServerError(
             "Java was not found (neither $JAVA_HOME/bin/java nor `java` on PATH). "
@@ -383,6 +414,8 @@ def _up(settings: Settings, echo) -> int:
     (settings.state_dir / FAIR_POOLS_FILE).write_text(FAIR_POOLS)
     cmd = build_command(settings, jars)
     echo(f"Starting lakehouse server (state in {settings.state_dir}) ...")
+    if rotate_log(settings):
+        echo(f"The previous server log is now {settings.server_log.name}.1")
     fd = os.open(settings.server_log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     with open(fd, "ab") as log:
         log.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} starting\n".encode())
