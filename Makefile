@@ -14,7 +14,7 @@ export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 .PHONY: help run test test-fast setup venv jars up down status logs build docs lint lint-sql lint-py \
-        fmt mlflow-ui lock clean stream dagster explain bench \
+        fmt mlflow-ui lock clean stream dagster explain bench vacuum \
         cluster-up cluster-down cluster-test
 
 help:  ## list the targets
@@ -101,6 +101,9 @@ dagster: up  ## the Dagster UI on 127.0.0.1:3000: the DAG as assets, the daily s
 MODEL ?= ml_user_scoring_set
 explain: up  ## print the physical plan of a model: make explain MODEL=ml_user_scoring_set
 	$(BIN)/dbt run-operation explain --args '{model: $(MODEL)}'
+
+vacuum: up  ## remove table files older than var vacuum_retention_hours (168) that no version reads
+	$(BIN)/dbt run-operation vacuum_tables
 
 # Event counts to benchmark (comma-separated); larger sizes on request: BENCH_SIZES=50000000
 BENCH_SIZES ?= 1000000,10000000

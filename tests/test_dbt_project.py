@@ -227,3 +227,41 @@ def test_the_windows_follow_the_run_date(built, dbt):
         "forecast": ("2019-11-20", "2019-12-19"),
         "recommendation_holdout": ("2019-11-05", "2019-11-19"),
     }
+
+
+def test_vacuum_visits_every_delta_table_and_refuses_a_short_retention(built, dbt):
+    out = dbt(["run-operation", "vacuum_tables"]).output
+    for relation in _relations(built["manifest"], tables_only=True).values():
+        assert f"vacuum {relation}: removed " in out, relation
+    assert re.search(r"vacuum: \d+ Delta tables, \d+ file\(s\) removed \(retention 168 hours\)",
+                     out)  # fmt: skip
+    short = dbt(["run-operation", "vacuum_tables", "--args", "{retention_hours: 24}"],
+                check=False)  # fmt: skip
+    assert short.returncode != 0
+    assert "vacuum_retention_hours is 24: it must be at least 168" in short.output
+
+
+def test_a_build_while_another_holds_the_lock_fails_naming_it_and_touches_nothing(
+    built, dbt, spark, lakehouse, monkeypatch
+):
+    from test_build_lock import hold_build_lock
+
+    def version():
+        return spark.sql("describe history silver.slv_event_types").first().version
+
+    before = version()
+    holder = hold_build_lock(lakehouse.state_dir)
+    try:
+        monkeypatch.setenv("LAKEHOUSE_BUILD_LOCK_TIMEOUT", "2")
+        blocked = dbt(["run", "-s", "slv_event_types"], check=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert blocked.returncode != 0
+    assert f"Another build holds {lakehouse.state_dir / 'build.lock'} (pid {holder.pid}" in (
+        blocked.output
+    )
+    assert "START sql" not in blocked.output
+    assert version() == before
+    dbt(["run", "-s", "slv_event_types"])  # the holder gone, the same run goes through
+    assert version() == before + 1

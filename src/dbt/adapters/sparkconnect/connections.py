@@ -45,8 +45,32 @@ def mask_token(url: str) -> str:
     return re.sub(r"(;token=)[^;]*", r"\1***", url or "")
 
 
+def take_build_lock() -> None:
+    """A dbt command that writes tables takes its state folder's build lock before its first
+    statement (lakehouse.platform.build_lock); other commands read freely."""
+    from dbt.flags import get_flags
+    from dbt_common.exceptions import DbtRuntimeError
+
+    from lakehouse.platform import build_lock
+    from lakehouse.platform.config import Settings
+
+    command = getattr(get_flags(), "WHICH", None)
+    if command not in build_lock.WRITING_COMMANDS:
+        return
+    try:
+        build_lock.acquire(Settings.from_env().state_dir, build_lock.command_line(),
+                           say=logger.info)  # fmt: skip
+    except build_lock.BuildLockTimeout as exc:
+        raise DbtRuntimeError(str(exc)) from None
+
+
 class SparkConnectConnectionManager(SparkConnectionManager):
     TYPE = ADAPTER_TYPE
+
+    @classmethod
+    def open(cls, connection: Connection) -> Connection:
+        take_build_lock()
+        return super().open(connection)
 
     @classmethod
     def _close_handle(cls, connection: Connection) -> None:
