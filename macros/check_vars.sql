@@ -1,7 +1,8 @@
 {#-
     on-run-start hook: fails the invocation with a clear message, before any table is touched,
     when a date var is not a real YYYY-MM-DD date, a number of days is not a whole number, the
-    windows are out of order or overlap, train_ratio is not strictly between 0 and 1, or the
+    windows are out of order or overlap, train_ratio is not strictly between 0 and 1,
+    max_reject_rate is not a share or reject_rate_severity not error or warn, or the
     landing folder does not exist (asked of the server, so it holds for object storage too).
     Returns no SQL.
 -#}
@@ -36,6 +37,18 @@
             ) }}
         {%- endif -%}
     {%- endfor -%}
+    {%- set max_rate = var('max_reject_rate') | string -%}
+    {%- if not (0 <= (max_rate | float(-1)) <= 1) -%}
+        {{ exceptions.raise_compiler_error(
+            "var 'max_reject_rate' must be a share between 0 and 1, got '" ~ max_rate ~ "'"
+        ) }}
+    {%- endif -%}
+    {%- if var('reject_rate_severity') not in ('error', 'warn') -%}
+        {{ exceptions.raise_compiler_error(
+            "var 'reject_rate_severity' must be error or warn, got '"
+            ~ var('reject_rate_severity') ~ "'"
+        ) }}
+    {%- endif -%}
     {%- set landing = landing_dir() -%}
     {%- if not adapter.path_exists(landing) -%}
         {{ exceptions.raise_compiler_error(

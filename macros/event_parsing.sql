@@ -50,7 +50,10 @@
 {%- endmacro %}
 
 
-{#- The reject reasons of var('event_parse'), in rule order (for tests and docs). -#}
+{#-
+    The reject reasons of var('event_parse'), in rule order, then the one a whole file gets
+    (unexpected_header: brz_event_lines), for tests and docs.
+-#}
 {% macro reject_reasons() -%}
-    {{ return(var('event_parse')['reject_rules'] | map('first') | list) }}
+    {{ return(var('event_parse')['reject_rules'] | map('first') | list + ['unexpected_header']) }}
 {%- endmacro %}

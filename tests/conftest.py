@@ -114,6 +114,34 @@ def dbt(tmp_path_factory, request):
     return run
 
 
+HOLD_BUILD_LOCK = """
+import sys, time
+from lakehouse.platform import build_lock
+build_lock.acquire(sys.argv[1], "dbt build --vars {run_date: 2019-12-01}")
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.fixture
+def build_lock_holder():
+    """`hold(state_dir)`: a separate process holding the build lock of `state_dir`, as a build
+    of run date 2019-12-01 would; it is killed at the end of the test (or earlier by it)."""
+    procs = []
+
+    def hold(state_dir):
+        proc = subprocess.Popen([sys.executable, "-c", HOLD_BUILD_LOCK, str(state_dir)],
+                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "held"
+        return proc
+
+    yield hold
+    for proc in procs:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def project_build(lakehouse, tmp_path_factory):
     """The whole project built once per test session the way production builds it: the run

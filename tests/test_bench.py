@@ -64,3 +64,31 @@ def test_node_times_are_summed_per_layer_tests_with_their_model():
     ]}  # fmt: skip
     layers = bench._layers(bench._per_node(results, manifest))
     assert layers == {"bronze": 2.0, "seeds": 1.0, "silver": 3.75}
+
+
+def test_headline_takes_bronze_as_the_wall_span_of_its_nodes():
+    from lakehouse.bench.report import headline
+
+    def node(layer, start, end, seconds, kind="model"):
+        return {"layer": layer, "kind": kind, "seconds": seconds,
+                "started_at": f"2026-01-01T00:00:{start:02d}Z",
+                "completed_at": f"2026-01-01T00:00:{end:02d}Z"}  # fmt: skip
+
+    size = {
+        "input_rows": 1000,
+        "full_build": {"seconds": 60.0, "server_peak_rss_bytes": 3 * 2**30, "nodes": {
+            "model.p.brz_a": node("bronze", 0, 10, 10.0),
+            "model.p.brz_b": node("bronze", 5, 25, 20.0),  # beside brz_a: the span is 25 s
+            "model.p.slv_c": node("silver", 25, 40, 15.0),
+        }},
+        "duckdb": {"landing": {"seconds": 0.5}, "brz_a": {"seconds": 1.0},
+                   "slv_c": {"seconds": 2.0}},
+        "plain_pyspark": {"seconds": 50.0},
+        "bare_copy": {"seconds": 5.0},
+        "daily_run": {"seconds": 20.0},
+    }  # fmt: skip
+    assert headline(size) == {
+        "events": 1000, "full_build_s": 60.0, "equivalent_s": None, "notebook_s": 50.0,
+        "bare_copy_s": 5.0, "bronze_s": 25.0, "spark_sql_s": 25.0, "duckdb_sql_s": 3.5,
+        "daily_run_s": 20.0, "server_peak_rss_gib": 3.0,
+    }  # fmt: skip

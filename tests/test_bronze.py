@@ -30,6 +30,8 @@ SAMPLE = [  # the two rows docs/data.md quotes from the real files
     "aqua,33.20,554748717,9333dfbd-b87a-4708-9857-6336556b0fcc",
 ]
 TRUNCATED = SAMPLE[1][:40]
+# product_id and category_id swapped: both are integers, so only the header tells
+SWAPPED_HEADER = generate.HEADER.replace("product_id,category_id", "category_id,product_id")
 
 
 def _lines_in(path) -> list[str]:
@@ -72,6 +74,7 @@ def bronze(lakehouse, spark, dbt, tmp_path_factory):
     with gzip.open(landing / "2019-Oct.csv.gz", "wt") as fh:  # no newline after the last line
         fh.write(generate.HEADER + "\n" + SAMPLE[0] + "\n" + SAMPLE[1] + "\n" + TRUNCATED)
     shutil.copy(FIXTURE / "events_bad_rows.csv", landing / "events_bad_rows.csv")
+    (landing / "events_swapped.csv").write_text(SWAPPED_HEADER + "\n" + SAMPLE[0] + "\n")
     state["versions_before"] = {
         t: _history(spark, t)[-1].version for t in ("brz_event_lines", "brz_file_contents")
     }
@@ -103,7 +106,7 @@ def test_a_build_reads_only_the_new_files_by_their_paths(bronze, dbt, spark):
     compiled = next(dbt.target.rglob("run/**/brz_landed_lines.sql")).read_text()
     read = sorted(Path(p).name for p in re.findall(r"text\.`([^`]+)`", compiled))
     assert read == ["2019-Oct.csv.gz", "events_2019-10-02.csv.gz", "events_2019-10-04.csv",
-                    "events_bad_rows.csv"]  # fmt: skip
+                    "events_bad_rows.csv", "events_swapped.csv"]  # fmt: skip
     # brz_event_lines appended the new files' distinct lines and nothing else
     appends = [h for h in _history(spark, "brz_event_lines")
                if h.version > bronze["versions_before"]["brz_event_lines"]
@@ -111,7 +114,8 @@ def test_a_build_reads_only_the_new_files_by_their_paths(bronze, dbt, spark):
     assert len(appends) == 1
     new = spark.sql(
         f"select count(*) from {PREFIX}bronze.brz_event_lines where source_file in "
-        "('2019-Oct.csv.gz', 'events_2019-10-04.csv', 'events_bad_rows.csv')"
+        "('2019-Oct.csv.gz', 'events_2019-10-04.csv', 'events_bad_rows.csv', "
+        "'events_swapped.csv')"
     ).first()[0]
     assert int(appends[0].operationMetrics["numOutputRows"]) == new
     dates = spark.sql(
@@ -180,6 +184,34 @@ def test_every_kind_of_bad_row_is_quarantined_with_its_reason(bronze, spark):
     assert row["rows_accepted"] == outcomes.count("accepted")
     assert row["rows_duplicate"] == outcomes.count("duplicate")
     assert row["rows_rejected"] == sum(expected_rejects.values())
+
+
+def test_a_file_with_another_header_is_quarantined_whole(bronze, spark):
+    rows = spark.sql(
+        f"select reject_reason, n_occurrences from {PREFIX}bronze.brz_event_lines "
+        "where source_file = 'events_swapped.csv'"
+    ).collect()
+    assert sorted(r.reject_reason for r in rows) == ["unexpected_header"] * 2  # header + event
+    row = _audit(spark)["events_swapped.csv"]
+    assert (row["lines_landed"], row["rows_accepted"], row["rows_rejected"]) == (2, 0, 2)
+
+
+def test_a_file_mostly_rejected_fails_the_reject_rate_test_by_name(bronze, dbt, spark):
+    """The bad-rows fixture, the three-line gzip with a truncated last line and the file with
+    another header reject far more than max_reject_rate (5%) of their lines; the generated
+    days reject 0.2%. The test fails and stores the offending files; as a warning
+    (reject_rate_severity) the run goes on."""
+    select = ["test", "-s", "test_name:reject_rate_at_most"]
+    failed = dbt(select, check=False)
+    assert failed.returncode != 0
+    assert "Got 3 results, configured to fail if != 0" in failed.output
+    stored = re.search(r"select \* from (\S+)", failed.output).group(1).replace("`", "")
+    assert stored.startswith(f"{PREFIX}audit.")
+    offending = {r.source_file: r.reject_rate for r in spark.table(stored).collect()}
+    assert set(offending) == {"events_bad_rows.csv", "2019-Oct.csv.gz", "events_swapped.csv"}
+    assert all(rate > 0.05 for rate in offending.values())
+    warned = dbt([*select, "--vars", "{reject_rate_severity: warn}"])
+    assert "WARN=1" in warned.output
 
 
 def test_a_changed_file_fails_the_build_by_name_until_it_is_reloaded(bronze, dbt, spark):

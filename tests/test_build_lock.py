@@ -3,37 +3,16 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 
 import pytest
 
 from lakehouse.platform import build_lock
 
-HOLD = """
-import sys, time
-from lakehouse.platform import build_lock
-build_lock.acquire(sys.argv[1], "dbt build --vars {run_date: 2019-12-01}")
-print("held", flush=True)
-time.sleep(60)
-"""
-
-
-def hold_build_lock(state_dir):
-    """A separate process holding the build lock of `state_dir` (kill it to release)."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(state_dir)], stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
-    assert proc.stdout.readline().strip() == "held"
-    return proc
-
 
 @pytest.fixture
-def other_writer(tmp_path):
-    proc = hold_build_lock(tmp_path)
-    yield proc
-    proc.kill()
-    proc.wait()
+def other_writer(tmp_path, build_lock_holder):
+    return build_lock_holder(tmp_path)
 
 
 def test_a_second_writer_waits_then_fails_naming_the_holder(tmp_path, other_writer):

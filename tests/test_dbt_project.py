@@ -44,7 +44,8 @@ def test_production_build_leaves_the_unit_tests_to_the_test_suite(built, dbt):
     assert len(unit_tests) >= 10
     assert "START unit_test" not in built["build"].output
     proc = dbt(["test", "-s", "test_type:unit"])
-    assert f"PASS={len(unit_tests)} " in proc.output, proc.output[-3000:]
+    assert f" {len(unit_tests)} unit tests in " in proc.output, proc.output[-3000:]
+    assert "ERROR=0 " in proc.output and "FAIL " not in proc.output
 
 
 def test_row_rules_counts_the_rows_that_break_each_rule(built, dbt):
@@ -242,15 +243,13 @@ def test_vacuum_visits_every_delta_table_and_refuses_a_short_retention(built, db
 
 
 def test_a_build_while_another_holds_the_lock_fails_naming_it_and_touches_nothing(
-    built, dbt, spark, lakehouse, monkeypatch
+    built, dbt, spark, lakehouse, monkeypatch, build_lock_holder
 ):
-    from test_build_lock import hold_build_lock
-
     def version():
         return spark.sql("describe history silver.slv_event_types").first().version
 
     before = version()
-    holder = hold_build_lock(lakehouse.state_dir)
+    holder = build_lock_holder(lakehouse.state_dir)
     try:
         monkeypatch.setenv("LAKEHOUSE_BUILD_LOCK_TIMEOUT", "2")
         blocked = dbt(["run", "-s", "slv_event_types"], check=False)

@@ -33,9 +33,40 @@ distinct_lines as (
 
 ),
 
+unexpected_headers as (
+
+    -- A line of column names other than the source's header (which brz_landed_lines drops):
+    -- the file's columns are named differently or in another order, so no field of it can be
+    -- trusted by position, and every line of the file is quarantined.
+    select
+        source_file,
+        true as has_unexpected_header
+    from distinct_lines
+    where
+        regexp_like(line, '^[A-Za-z_ ]+(,[A-Za-z_ ]*)+$')
+        and arrays_overlap(
+            split(lower(line), ','), split('{{ var("source_header") }}', ',')
+        )
+    group by source_file
+
+),
+
+checked_lines as (
+
+    select
+        distinct_lines.*,
+        coalesce(unexpected_headers.has_unexpected_header, false) as has_unexpected_header
+    from distinct_lines
+    left join unexpected_headers
+        on distinct_lines.source_file = unexpected_headers.source_file
+
+),
+
 parsed as (
 
-    {{ parse_event_lines('distinct_lines', ['line', 'source_file', 'n_occurrences']) }}
+    {{ parse_event_lines(
+        'checked_lines', ['line', 'source_file', 'n_occurrences', 'has_unexpected_header']
+    ) }}
 
 ),
 
@@ -61,8 +92,12 @@ final as (
         event_time,
 
         -- the first rule the line breaks (null: a valid event), and the line itself when so
-        reject_reason,
-        case when reject_reason is not null then line end as rejected_line,
+        case
+            when has_unexpected_header then 'unexpected_header' else reject_reason
+        end as reject_reason,
+        case
+            when has_unexpected_header or reject_reason is not null then line
+        end as rejected_line,
 
         -- how often the line occurs in its file (more than once: exact duplicates)
         n_occurrences,

@@ -44,6 +44,47 @@ def ratios(size: dict) -> dict:
     }
 
 
+def _wall_span(nodes: dict, layer: str) -> float | None:
+    """Seconds from the first start to the last end of a layer's nodes in one build (None for
+    results recorded before the nodes carried their times)."""
+    from datetime import datetime
+
+    spans = [(n["started_at"], n["completed_at"]) for n in nodes.values()
+             if n["layer"] == layer and "started_at" in n]  # fmt: skip
+    if not spans:
+        return None
+    first = min(datetime.fromisoformat(a.replace("Z", "+00:00")) for a, _ in spans)
+    last = max(datetime.fromisoformat(b.replace("Z", "+00:00")) for _, b in spans)
+    return (last - first).total_seconds()
+
+
+def headline(size: dict) -> dict:
+    """The figures the README and the benchmark issue compare, one key each (seconds).
+
+    bronze_s: wall time from the first bronze node's start to the last one's end in the full
+    build (other layers' nodes may run beside them). spark_sql_s / duckdb_sql_s: the SQL
+    models both engines ran, Spark's summed node time in the full build against DuckDB's on the
+    same compiled SQL. equivalent_s: the equivalent-work reference is not built yet (null)."""
+    full = size["full_build"]
+    nodes = full["nodes"]
+    sql_models = {k.split(".")[-1]: v for k, v in nodes.items() if v["kind"] == "model"}
+    duck = {k: v for k, v in size["duckdb"].items() if "seconds" in v and k in sql_models}
+    rss = full.get("server_peak_rss_bytes")
+    return {
+        "events": size["input_rows"],
+        "full_build_s": full["seconds"],
+        "equivalent_s": None,
+        "notebook_s": size["plain_pyspark"]["seconds"],
+        "bare_copy_s": size["bare_copy"]["seconds"],
+        "bronze_s": _wall_span(nodes, "bronze"),
+        "spark_sql_s": sum(sql_models[k]["seconds"] for k in duck),
+        "duckdb_sql_s": sum(v["seconds"] for v in duck.values())
+        + size["duckdb"]["landing"]["seconds"],
+        "daily_run_s": size["daily_run"]["seconds"],
+        "server_peak_rss_gib": rss / 2**30 if rss else None,
+    }
+
+
 def machine() -> dict:
     mem = next(
         int(line.split()[1]) * 1024

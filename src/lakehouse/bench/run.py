@@ -35,7 +35,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from lakehouse.bench import duck, plain
-from lakehouse.bench.report import CACHE_MAX_ROWS, machine, ratios, write_report
+from lakehouse.bench.report import CACHE_MAX_ROWS, headline, machine, ratios, write_report
 from lakehouse.data import generate
 from lakehouse.platform import server
 from lakehouse.platform.config import Settings, find_project_root
@@ -123,8 +123,16 @@ def _per_node(run_results: dict, manifest: dict) -> dict[str, dict]:
         fqn = owner.get("fqn", ["", "other"])
         layer = "seeds" if owner.get("resource_type") == "seed" else fqn[1]
         out[uid] = {"seconds": result["execution_time"], "layer": layer, "kind": kind,
-                    "status": result["status"]}  # fmt: skip
+                    "status": result["status"], **_span(result)}  # fmt: skip
     return out
+
+
+def _span(result: dict) -> dict:
+    """When the node started and ended (ISO UTC), from run_results' timing of its phases."""
+    timing = result.get("timing") or []
+    starts = [t["started_at"] for t in timing if t.get("started_at")]
+    ends = [t["completed_at"] for t in timing if t.get("completed_at")]
+    return {"started_at": min(starts), "completed_at": max(ends)} if starts and ends else {}
 
 
 def _layers(per_node: dict[str, dict]) -> dict[str, float]:
@@ -347,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     for rows in (int(s) for s in args.sizes.split(",")):
         size = bench_size(rows, root, project, log, resume=args.resume)
         size["ratios"] = ratios(size)
+        size.update(headline(size))
         sizes.append(size)
         results = {"machine": machine(), "finished": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
                    "sizes": sizes}  # fmt: skip
