@@ -49,6 +49,7 @@ def model(dbt, session):
         "logistic_regression_grid": dbt.config.meta_get("logistic_regression_grid"),
         "random_forest_grid": dbt.config.meta_get("random_forest_grid"),
         "cache_training_data": dbt.config.meta_get("cache_training_data"),
+        "force_promote": dbt.config.meta_get("force_promote"),
     }
     # The training set lives in the same (gold) schema as this model.
     training_table = f"{dbt.this.schema}.ml_user_training_set"

@@ -21,6 +21,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from lakehouse.errors import DataConditionError
 from lakehouse.ml import drift, tracking
 from lakehouse.ml.connect import as_bool, fitted, progress, release, table_version
 from lakehouse.platform.config import Settings
@@ -261,7 +262,8 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
         # What the winner was trained on, for the drift check of later run dates.
         with mlflow.start_run(run_id=winner.mlflow_run_id, nested=True):
             tracking.log_feature_reference(drift.reference(training_set, FEATURES))
-        gate(spark, search.test, winner, model_name, search.data_tags)
+        gate(spark, search.test, winner, model_name, search.data_tags,
+             force_promote=as_bool(config.get("force_promote", False)))  # fmt: skip
         mlflow.set_tags({"winner": winner.algorithm, "gate_decision": winner.gate_decision})
         mlflow.log_metrics({f"winner_{k}": v for k, v in winner.metrics.items()})
     return [c.row for c in candidates]
@@ -336,7 +338,8 @@ def _baseline(search: Search) -> Candidate:
     return Candidate("constant", "baseline", {"positive_rate": rate}, found, 0.0, run.info.run_id)
 
 
-def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict) -> None:
+def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict,
+         force_promote: bool = False) -> None:  # fmt: skip
     """Registers the winner and moves the champion alias to it only if it beats the current
     champion's test AUC-PR on this test split; records the decision on the candidate."""
     from mlflow import MlflowClient
@@ -348,17 +351,11 @@ def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict) -> No
         "Purchase propensity (Spark ML classifier)",
     )  # fmt: skip
     winner.registered_version = int(version.version)
-    new_score = winner.metrics.get(GATE_METRIC, -1.0)
-    current = tracking.champion(model_name)
-    if current is None:
-        decision = f"promoted: no champion yet; {GATE_METRIC} {new_score:.4f}"
-        promote = True
-    else:
-        old_score = champion_score(spark, test, model_name, current)
-        promote = new_score > old_score
-        verdict = "promoted" if promote else "kept champion"
-        decision = (f"{verdict}: v{version.version} {GATE_METRIC} {new_score:.4f} vs champion "
-                    f"v{current.version} {old_score:.4f} on the same test split")  # fmt: skip
+    promote, decision = gate_decision(
+        int(version.version), winner.metrics.get(GATE_METRIC, -1.0),
+        tracking.champion(model_name),
+        lambda: champion_score(spark, test, model_name), force_promote,
+    )  # fmt: skip
     if promote:
         tracking.promote(model_name, version.version)
     winner.is_champion = promote
@@ -367,20 +364,48 @@ def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict) -> No
     client.set_model_version_tag(model_name, version.version, "gate_decision", decision)
     client.set_tag(winner.mlflow_run_id, "registered_version", version.version)
     client.set_tag(winner.mlflow_run_id, "gate_decision", decision)
-    print(f"[propensity] {model_name}: {decision}")
+    progress("propensity", f"{model_name}: {decision}")
 
 
-def champion_score(spark, test, model_name: str, current) -> float:
-    """The current champion's AUC-PR on this test split; -1 when it cannot score it (for
-    example, it was trained on other feature columns), so any new model beats it."""
+class ChampionUnusable(DataConditionError):
+    """The registered champion cannot be loaded or cannot score the comparison data."""
+
+
+def gate_decision(new_version: int, new_score: float, current, score_champion,
+                  force_promote: bool) -> tuple[bool, str]:  # fmt: skip
+    """(promote?, the decision in one line). Fails closed: only "no champion registered"
+    promotes without a comparison; a champion that cannot be loaded or cannot score stops the
+    node (ChampionUnusable) unless `force_promote` says to replace it anyway. `current` is the
+    champion's registry entry (None: none registered); `score_champion()` its score."""
+    if current is None:
+        return True, f"promoted: no champion yet; {GATE_METRIC} {new_score:.4f}"
     try:
-        model, _ = load(model_name, f"models:/{model_name}@{tracking.CHAMPION}")
+        old_score = score_champion()
+    except Exception as exc:  # noqa: BLE001 - whatever failed, the comparison cannot be made
+        if force_promote:
+            return True, (f"promoted v{new_version} by force_promote: champion "
+                          f"v{current.version} could not be compared ({exc})")  # fmt: skip
+        raise ChampionUnusable(
+            f"the champion v{current.version} cannot be loaded or cannot score the comparison "
+            f"data ({exc}), so v{new_version} was registered but not promoted. If the features "
+            "changed on purpose, rerun with --vars '{force_promote: true}' to promote it without "
+            "a comparison; otherwise repair the registry."
+        ) from exc
+    promote = new_score > old_score
+    verdict = "promoted" if promote else "kept champion"
+    return promote, (f"{verdict}: v{new_version} {GATE_METRIC} {new_score:.4f} vs champion "
+                     f"v{current.version} {old_score:.4f} on the same test split")  # fmt: skip
+
+
+def champion_score(spark, test, model_name: str) -> float:
+    """The current champion's AUC-PR on this test split (raises when it cannot be loaded or
+    cannot score it)."""
+    model, _ = load(model_name, f"models:/{model_name}@{tracking.CHAMPION}")
+    try:
         labels, probs = scores(positive_probability(model, test))
+    finally:
         release(model)
-        return metrics(labels, probs, "test").get(GATE_METRIC, -1.0)
-    except Exception as exc:  # noqa: BLE001 - any failure means the old model cannot compete
-        print(f"[propensity] champion v{current.version} cannot score this test split: {exc}")
-        return -1.0
+    return metrics(labels, probs, "test").get(GATE_METRIC, -1.0)
 
 
 def load(model_name: str, uri: str):
