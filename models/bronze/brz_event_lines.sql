@@ -44,8 +44,8 @@ unexpected_headers as (
     from distinct_lines
     where
         regexp_like(line, '^[A-Za-z_ ]+(,[A-Za-z_ ]*)+$')
-        and arrays_overlap(
-            split(lower(line), ','), split('{{ var("source_header") }}', ',')
+        and regexp_like(
+            lower(line), '(^|,)({{ var("source_header") | replace(",", "|") }})(,|$)'
         )
     group by source_file
 
