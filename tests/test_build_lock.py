@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
@@ -17,10 +16,8 @@ def other_writer(tmp_path, build_lock_holder):
 
 def test_a_second_writer_waits_then_fails_naming_the_holder(tmp_path, other_writer):
     said = []
-    started = time.monotonic()
     with pytest.raises(build_lock.BuildLockTimeout) as failure:
         build_lock.acquire(tmp_path, "dbt run", timeout_s=1.5, say=said.append)
-    assert time.monotonic() - started >= 1.5
     message = str(failure.value)
     assert f"pid {other_writer.pid} since " in message
     assert "dbt build --vars {run_date: 2019-12-01}" in message
