@@ -2,7 +2,9 @@
     on-run-start hook: fails the invocation with a clear message, before any table is touched,
     when a date var is not a real YYYY-MM-DD date, a number of days is not a whole number, the
     windows are out of order or overlap, train_ratio is not strictly between 0 and 1,
-    max_reject_rate is not a share or reject_rate_severity not error or warn, or the
+    max_reject_rate is not a share or reject_rate_severity not error or warn, purchase_value
+    and contact_cost are not both positive numbers (or both null), purchase_threshold is not
+    null or a probability, or the
     landing folder does not exist (asked of the server, so it holds for object storage too).
     Returns no SQL.
 -#}
@@ -37,6 +39,31 @@
             ) }}
         {%- endif -%}
     {%- endfor -%}
+    {%- set given = [] -%}
+    {%- for name in ['purchase_value', 'contact_cost'] -%}
+        {%- set value = var(name) -%}
+        {%- if value is not none -%}
+            {%- do given.append(name) -%}
+            {%- if not ((value | string | float(-1)) > 0) -%}
+                {{ exceptions.raise_compiler_error(
+                    "var '" ~ name ~ "' must be a number above 0 (or null), got '" ~ value ~ "'"
+                ) }}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- if given | length == 1 -%}
+        {{ exceptions.raise_compiler_error(
+            "vars 'purchase_value' and 'contact_cost' set the expected-profit threshold together:"
+            ~ " give both, or neither for the F1 rule (only " ~ given[0] ~ " was given)"
+        ) }}
+    {%- endif -%}
+    {%- set threshold = var('purchase_threshold') -%}
+    {%- if threshold is not none and not (0 <= (threshold | string | float(-1)) <= 1) -%}
+        {{ exceptions.raise_compiler_error(
+            "var 'purchase_threshold' must be a probability between 0 and 1 (or null for the"
+            ~ " threshold chosen on validation), got '" ~ threshold ~ "'"
+        ) }}
+    {%- endif -%}
     {%- set max_rate = var('max_reject_rate') | string -%}
     {%- if not (0 <= (max_rate | float(-1)) <= 1) -%}
         {{ exceptions.raise_compiler_error(

@@ -190,6 +190,7 @@ def test_contract_not_null_is_a_delta_check_constraint(built, spark):
         ("{run_date: '2019-02-30'}", "'run_date' must be a date written YYYY-MM-DD"),
         ("{observation_days: 'two'}", "'observation_days' must be a whole number of days"),
         ("{retrain_max_psi: 0}", "'retrain_max_psi' must be a number above 0"),
+        ("{purchase_value: 30}", "give both, or neither for the F1 rule"),
         ("{}", "the landing folder '/nonexistent/landing' does not exist"),
     ],
 )

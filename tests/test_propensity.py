@@ -145,6 +145,38 @@ def test_scores_predict_forward_from_the_scoring_snapshot_with_the_champion(
     assert {r.run_date for r in top} == {date(2019, 11, 30)}
 
 
+def test_probabilities_are_calibrated_and_the_threshold_comes_from_validation(
+    project_build, spark, mlflow_client
+):
+    """The odds correction brings the finalists' test calibration error under 0.05 and below
+    the uncorrected one; the winner's version carries its correction and the F1 threshold
+    chosen on the validation fold, and scoring flags exactly the users at or above it."""
+    finals = [r for r in _candidates(spark) if r["stage"] == "final"]
+    for row in finals:
+        found = mlflow_client.get_run(row["mlflow_run_id"]).data.metrics
+        assert found["test_auc_roc"] >= 0.65, row["algorithm"]
+        assert found["test_ece"] <= 0.05, (row["algorithm"], found)
+        assert found["test_ece"] < found["test_ece_uncorrected"], (row["algorithm"], found)
+        assert found["test_brier"] < found["test_brier_uncorrected"], (row["algorithm"], found)
+        assert 0 < found["odds_correction"] < 1  # fewer buyers than non-buyers
+        artifacts = {a.path for a in mlflow_client.list_artifacts(row["mlflow_run_id"])}
+        assert {"reliability.png", "reliability.json"} <= artifacts
+    champion = mlflow_client.get_model_version_by_alias(MODEL, "champion")
+    run = mlflow_client.get_run(champion.run_id).data
+    assert champion.tags["threshold_rule"] == run.tags["threshold_rule"] == "f1"
+    threshold = float(champion.tags["threshold"])
+    assert threshold == run.metrics["validation_threshold"]
+    assert float(champion.tags["odds_correction"]) == run.metrics["odds_correction"]
+    scores = spark.table("gold.ml_user_purchase_scores").where("run_date = date'2019-11-30'")
+    wrong = scores.where(f"predicted_label != cast(purchase_probability >= {threshold!r} as int)")
+    assert wrong.count() == 0
+    # calibrated: the mean probability is near the buying rate, not near 0.5
+    mean = scores.selectExpr("avg(purchase_probability)").first()[0]
+    rate = spark.table("gold.ml_user_training_set").where("split = 'train'").selectExpr(
+        "avg(label)").first()[0]  # fmt: skip
+    assert abs(mean - rate) < 0.1, (mean, rate)
+
+
 def test_an_equal_model_fails_the_gate_and_keeps_the_champion(project_build, spark,
                                                               mlflow_client, dbt):  # fmt: skip
     before = mlflow_client.get_model_version_by_alias(MODEL, "champion").version

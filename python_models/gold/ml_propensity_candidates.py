@@ -50,6 +50,8 @@ def model(dbt, session):
         "random_forest_grid": dbt.config.meta_get("random_forest_grid"),
         "cache_training_data": dbt.config.meta_get("cache_training_data"),
         "force_promote": dbt.config.meta_get("force_promote"),
+        "purchase_value": dbt.config.meta_get("purchase_value"),
+        "contact_cost": dbt.config.meta_get("contact_cost"),
     }
     # The training set lives in the same (gold) schema as this model.
     training_table = f"{dbt.this.schema}.ml_user_training_set"

@@ -42,6 +42,13 @@ def table_version(spark, table: str) -> int:
     return int(spark.sql(f"describe history {table} limit 1").first().version)
 
 
+def optional_float(value) -> float | None:
+    """A number from a model's `meta`, where an unset var renders as None, "None" or ""."""
+    if value is None or str(value).strip() in ("", "None", "none", "null"):
+        return None
+    return float(value)
+
+
 def as_bool(value) -> bool:
     """A config value (bool, or a string such as 'false' from a var) as a bool."""
     return str(value).strip().lower() not in ("false", "0", "no", "off", "")

@@ -9,9 +9,13 @@ evaluated once on the test split, next to a constant baseline. The finalist with
 validation AUC-PR is registered as a new version; it becomes the champion only when its test
 AUC-PR beats the current champion's, scored again on the same test split.
 
-Class imbalance is handled by the `class_weight` column (balanced weights) as weightCol.
-Metrics: AUC-ROC and AUC-PR (average precision), computed from the predictions with
-scikit-learn, which also draws the curves.
+Class imbalance is handled by the `class_weight` column (balanced weights) as weightCol; the
+predicted odds are then multiplied by w0/w1 (lakehouse.ml.evaluation), so that every
+probability this module returns, logs or scores is calibrated. The threshold of
+`predicted_label` is chosen on the validation fold (evaluation.choose_threshold) and registered
+with the model. Metrics: AUC-ROC and AUC-PR (average precision, scikit-learn), the Brier score
+and the expected calibration error (10 bins), with the ROC, precision-recall and reliability
+curves as artifacts.
 """
 
 from __future__ import annotations
@@ -22,8 +26,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from lakehouse.errors import DataConditionError
-from lakehouse.ml import drift, tracking
-from lakehouse.ml.connect import as_bool, fitted, progress, release, table_version
+from lakehouse.ml import drift, evaluation, tracking
+from lakehouse.ml.connect import (
+    as_bool,
+    fitted,
+    optional_float,
+    progress,
+    release,
+    table_version,
+)
 from lakehouse.platform.config import Settings
 
 # The model inputs: every feature column of the ml_user_training_set contract.
@@ -58,6 +69,7 @@ class Candidate:
     registered_version: int | None = None
     is_champion: bool = False
     gate_decision: str = ""
+    threshold_rule: str = ""  # how validation_threshold was chosen (finalists)
 
     def row(self, run_date) -> dict:
         return {
@@ -116,15 +128,15 @@ def assemble(df):
     return VectorAssembler(inputCols=FEATURES, outputCol="features").transform(df)
 
 
-def positive_probability(model, df):
-    """The model's predictions with `probability` reduced to P(label = 1), a double."""
+def positive_probability(model, df, correction: float = 1.0):
+    """The model's predictions with `probability` reduced to P(label = 1), a double, its odds
+    multiplied by `correction` (evaluation.odds_correction: undoes the class weights)."""
     from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
 
-    predicted = model.transform(df)
-    return predicted.withColumn(
-        "purchase_probability", vector_to_array(F.col("probability")).getItem(1)
-    )
+    raw = vector_to_array(F.col("probability")).getItem(1)
+    calibrated = raw * F.lit(correction) / (raw * F.lit(correction) + (F.lit(1.0) - raw))
+    return model.transform(df).withColumn("purchase_probability", calibrated)
 
 
 def scores(predictions):
@@ -143,7 +155,37 @@ def metrics(labels, probabilities, prefix: str) -> dict[str, float]:
     return {
         f"{prefix}_auc_roc": float(roc_auc_score(labels, probabilities)),
         f"{prefix}_auc_pr": float(average_precision_score(labels, probabilities)),
+        f"{prefix}_brier": evaluation.brier(labels, probabilities),
+        f"{prefix}_ece": evaluation.expected_calibration_error(labels, probabilities),
     }
+
+
+def log_reliability(labels, probabilities, correction: float, title: str) -> dict:
+    """The reliability diagram (observed buying rate against mean probability per bin) of the
+    calibrated probabilities and of the uncorrected ones, as a PNG and a JSON table; returns
+    the uncorrected Brier score and calibration error (the "before" figures)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mlflow
+
+    raw = evaluation.corrected(probabilities, 1.0 / correction)
+    tables = {"calibrated": evaluation.reliability(labels, probabilities),
+              "uncorrected": evaluation.reliability(labels, raw)}  # fmt: skip
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+    for name, rows in tables.items():
+        ax.plot([r["mean_probability"] for r in rows], [r["buying_rate"] for r in rows],
+                marker="o", label=name)  # fmt: skip
+    ax.set(xlabel="mean predicted probability (10 bins)", ylabel="observed buying rate",
+           title=f"Reliability: {title}")  # fmt: skip
+    ax.legend(loc="best")
+    mlflow.log_figure(fig, "reliability.png")
+    plt.close(fig)
+    mlflow.log_dict(tables, "reliability.json")
+    return {"test_brier_uncorrected": evaluation.brier(labels, raw),
+            "test_ece_uncorrected": evaluation.expected_calibration_error(labels, raw)}  # fmt: skip
 
 
 def log_curves(labels, probabilities, title: str) -> None:
@@ -227,6 +269,10 @@ class Search:
     data_tags: dict
     seed: int
     n_fit_users: int = 0
+    correction: float = 1.0  # evaluation.odds_correction of the training split's weights
+    purchase_value: float | None = None  # with contact_cost: the expected-profit threshold
+    contact_cost: float | None = None
+    threshold_rule: str = ""
 
 
 def _search(spark, data, training_table, config, model_name, seed, training_set):
@@ -245,6 +291,10 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
                    "run_date": str(config["run_date"])},
     )  # fmt: skip
     search.n_fit_users = search.fit_rows.count()
+    weights = dict(train_all.groupBy("label").agg(F.max("class_weight")).collect())
+    search.correction = evaluation.odds_correction(weights[0], weights[1])
+    search.purchase_value = optional_float(config.get("purchase_value"))
+    search.contact_cost = optional_float(config.get("contact_cost"))
     candidates: list[Candidate] = []
     with mlflow.start_run(run_name=f"build {datetime.now(UTC):%Y-%m-%d %H:%M}"):
         mlflow.set_tags({**search.data_tags, "pipeline": "purchase_propensity"})
@@ -286,8 +336,14 @@ def _tune(search: Search, algorithm: str, params: dict) -> Candidate:
         mlflow.start_run(run_name=f"{algorithm} tuning", nested=True) as run,
         fitted(estimator(algorithm, params, search.seed), search.fit_rows) as (model, seconds),
     ):  # fmt: skip
-        labels, probs = scores(positive_probability(model, search.validation))
+        labels, probs = scores(positive_probability(model, search.validation, search.correction))
         found = metrics(labels, probs, "validation")
+        if found:  # the threshold of predicted_label, chosen on the same fold
+            chosen = evaluation.choose_threshold(labels, probs, search.purchase_value,
+                                                 search.contact_cost)  # fmt: skip
+            search.threshold_rule = chosen["rule"]
+            found |= {"validation_threshold": chosen["threshold"],
+                      "validation_flagged_share": chosen["flagged_share"]}  # fmt: skip
         sizes = {"n_fit_users": search.n_fit_users, "n_scored_users": len(labels)}
         _log_run(search, algorithm, "tuning", params,
                  {**found, **sizes, "training_seconds": seconds})  # fmt: skip
@@ -313,15 +369,24 @@ def _refit(search: Search, best: Candidate) -> Candidate:
         fitted(estimator(algorithm, best.params, search.seed), search.train_all) as (
             model, seconds),
     ):  # fmt: skip
-        labels, probs = scores(positive_probability(model, search.test))
+        labels, probs = scores(positive_probability(model, search.test, search.correction))
         found = {**best.metrics, **metrics(labels, probs, "test")}
+        if found.get("validation_threshold") is not None:
+            found["test_flagged_share"] = float((probs >= found["validation_threshold"]).mean())
+        if "test_brier" in found:
+            found |= log_reliability(labels, probs, search.correction, f"{algorithm} (test)")
+        found["odds_correction"] = search.correction
+        mlflow.set_tags({"threshold_rule": search.threshold_rule})
         _log_run(search, algorithm, "final", best.params, {**found, "training_seconds": seconds})
         log_curves(labels, probs, f"{algorithm} (test)")
         log_importances(model, algorithm)
         tracking.log_spark_model(model)
     progress("propensity", f"final {algorithm}: refitted in {seconds:.1f} s, "
-             f"test AUC-PR {found.get('test_auc_pr', float('nan')):.4f}")  # fmt: skip
-    return Candidate(algorithm, "final", best.params, found, seconds, run.info.run_id)
+             f"test AUC-PR {found.get('test_auc_pr', float('nan')):.4f}, calibration error "
+             f"{found.get('test_ece_uncorrected', float('nan')):.4f} before the odds correction "
+             f"and {found.get('test_ece', float('nan')):.4f} after")  # fmt: skip
+    return Candidate(algorithm, "final", best.params, found, seconds, run.info.run_id,
+                     threshold_rule=search.threshold_rule)  # fmt: skip
 
 
 def _baseline(search: Search) -> Candidate:
@@ -346,8 +411,12 @@ def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict,
 
     version = tracking.register(
         model_name, winner.mlflow_run_id,
-        {**data_tags, "algorithm": winner.algorithm, GATE_METRIC: str(winner.metrics.get(
-            GATE_METRIC))},
+        {**data_tags, "algorithm": winner.algorithm,
+         GATE_METRIC: str(winner.metrics.get(GATE_METRIC)),
+         # what scoring needs besides the Spark model: the calibration and the threshold
+         "odds_correction": repr(winner.metrics.get("odds_correction", 1.0)),
+         "threshold": repr(winner.metrics.get("validation_threshold", 0.5)),
+         "threshold_rule": winner.threshold_rule},
         "Purchase propensity (Spark ML classifier)",
     )  # fmt: skip
     winner.registered_version = int(version.version)
@@ -434,10 +503,18 @@ def score(spark, users, config: dict, settings: Settings, version_number: int, w
     tracking.configure(settings, config["experiment"])
     model_name = config["registered_model_name"]
     model, version = load(model_name, f"models:/{model_name}/{version_number}")
-    threshold = float(config.get("threshold", 0.5))
+    # The version's calibration and threshold, registered with it; the var purchase_threshold
+    # overrides the threshold. Versions registered before calibration carry neither.
+    correction = float(version.tags.get("odds_correction", 1.0))
+    threshold, rule = optional_float(config.get("threshold")), "var purchase_threshold"
+    if threshold is None:
+        threshold = float(version.tags.get("threshold", 0.5))
+        rule = version.tags.get("threshold_rule") or "registered before thresholds: 0.5"
+    progress("propensity", f"scoring with {model_name} v{version.version}: odds correction "
+             f"{correction:.4f}, threshold {threshold:.4f} ({rule})")  # fmt: skip
     by_probability = Window.orderBy(F.desc("purchase_probability"), F.asc("user_id"))
     scored = (
-        positive_probability(model, assemble(users))
+        positive_probability(model, assemble(users), correction)
         .select(
             F.col("run_date"),
             F.col("features_start_date"),

@@ -1,0 +1,66 @@
+"""The propensity figures on examples small enough to work out by hand (no server)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from lakehouse.ml import evaluation, propensity
+
+# 6 users: 3 buyers. Of the 9 (buyer, non-buyer) pairs the buyer scores higher in 6:
+# 0.9 beats all three non-buyers, 0.7 beats 0.6 and 0.2, 0.3 beats 0.2 only.
+LABELS = [1, 0, 1, 0, 1, 0]
+PROBS = [0.9, 0.8, 0.7, 0.6, 0.3, 0.2]
+
+
+def test_auc_roc_and_auc_pr_on_six_users():
+    found = propensity.metrics(LABELS, PROBS, "test")
+    assert found["test_auc_roc"] == pytest.approx(6 / 9)
+    # precision at each buyer's rank: 1/1, 2/3, 3/5; average precision is their mean
+    assert found["test_auc_pr"] == pytest.approx((1 + 2 / 3 + 3 / 5) / 3)
+
+
+def test_brier_and_expected_calibration_error_by_hand():
+    assert evaluation.brier([1, 0], [0.8, 0.4]) == pytest.approx((0.04 + 0.16) / 2)
+    # bin [0.2, 0.3): 2 users, mean 0.2, rate 0.5; bin [0.9, 1.0]: 2 users, mean 0.95, rate 1
+    labels, probs = [0, 1, 1, 1], [0.2, 0.2, 0.9, 1.0]
+    rows = evaluation.reliability(labels, probs)
+    assert [(r["users"], r["buying_rate"]) for r in rows] == [(2, 0.5), (2, 1.0)]
+    assert evaluation.expected_calibration_error(labels, probs) == pytest.approx(
+        0.5 * abs(0.5 - 0.2) + 0.5 * abs(1.0 - 0.95)
+    )
+    assert evaluation.expected_calibration_error([0, 1] * 50, [0.5] * 100) == 0.0
+
+
+def test_the_odds_correction_undoes_balanced_weights():
+    # 1 buyer in 5: balanced weights are 5/2 for buyers and 5/8 for the others, so a weighted
+    # model says 0.5 where the true rate is 0.2
+    correction = evaluation.odds_correction(5 / 8, 5 / 2)
+    assert correction == pytest.approx(0.25)
+    assert evaluation.corrected([0.5], correction)[0] == pytest.approx(0.2)
+    low, high = evaluation.corrected([0.1, 0.9], correction)
+    assert 0 < low < 0.1 and high < 0.9 and math.isclose(evaluation.corrected([1.0], 7)[0], 1)
+
+
+def test_the_threshold_maximises_f1_without_a_purchase_value():
+    chosen = evaluation.choose_threshold(LABELS, PROBS)
+    # flag top 1: F1 2/4; top 3: 4/6; top 5: 6/8 (best); top 6: 6/9
+    assert chosen == {"threshold": 0.3, "rule": "f1", "value": pytest.approx(0.75),
+                      "flagged_share": pytest.approx(5 / 6)}  # fmt: skip
+
+
+def test_the_threshold_maximises_profit_with_value_and_cost():
+    # value 10, cost 4: top 1 gives 6, top 3 gives 20 - 12 = 8, top 5 gives 30 - 20 = 10 (best)
+    chosen = evaluation.choose_threshold(LABELS, PROBS, purchase_value=10, contact_cost=4)
+    assert (chosen["rule"], chosen["threshold"], chosen["value"]) == ("expected_profit", 0.3, 10)
+    dear = evaluation.choose_threshold(LABELS, PROBS, purchase_value=10, contact_cost=7)
+    assert (dear["threshold"], dear["value"]) == (0.9, 3)  # only the surest buyer pays
+    ruinous = evaluation.choose_threshold(LABELS, PROBS, purchase_value=1, contact_cost=5)
+    assert ruinous["threshold"] == 1.0 and ruinous["flagged_share"] == 0.0
+
+
+def test_tied_probabilities_are_flagged_together():
+    chosen = evaluation.choose_threshold([1, 0, 0, 1], [0.5, 0.5, 0.5, 0.1])
+    # 0.5 flags three users (F1 2/5); 0.1 flags all four (F1 4/6)
+    assert chosen["threshold"] == 0.1 and chosen["flagged_share"] == 1.0
