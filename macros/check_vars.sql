@@ -4,7 +4,7 @@
     windows are out of order or overlap, train_ratio is not strictly between 0 and 1,
     max_reject_rate is not a share or reject_rate_severity not error or warn, purchase_value
     and contact_cost are not both positive numbers (or both null), purchase_threshold is not
-    null or a probability, or the
+    null or a probability, gate_min_improvement is not null or a number >= 0, or the
     landing folder does not exist (asked of the server, so it holds for object storage too).
     Returns no SQL.
 -#}
@@ -55,6 +55,13 @@
         {{ exceptions.raise_compiler_error(
             "vars 'purchase_value' and 'contact_cost' set the expected-profit threshold together:"
             ~ " give both, or neither for the F1 rule (only " ~ given[0] ~ " was given)"
+        ) }}
+    {%- endif -%}
+    {%- set min_gain = var('gate_min_improvement') -%}
+    {%- if min_gain is not none and not ((min_gain | string | float(-1)) >= 0) -%}
+        {{ exceptions.raise_compiler_error(
+            "var 'gate_min_improvement' must be a number of AUC-PR points, 0 or more (or null"
+            ~ " for the bootstrap margin), got '" ~ min_gain ~ "'"
         ) }}
     {%- endif -%}
     {%- set threshold = var('purchase_threshold') -%}

@@ -64,3 +64,17 @@ def test_tied_probabilities_are_flagged_together():
     chosen = evaluation.choose_threshold([1, 0, 0, 1], [0.5, 0.5, 0.5, 0.1])
     # 0.5 flags three users (F1 2/5); 0.1 flags all four (F1 4/6)
     assert chosen["threshold"] == 0.1 and chosen["flagged_share"] == 1.0
+
+
+def test_the_paired_bootstrap_sees_a_real_gain_and_no_gain_between_equals():
+    from sklearn.metrics import average_precision_score
+
+    labels = [1, 0, 1, 0, 1, 0, 0, 0] * 25
+    good = [0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.2, 0.1] * 25
+    poor = [0.2, 0.8, 0.9, 0.1, 0.3, 0.7, 0.6, 0.2] * 25
+    same = evaluation.paired_bootstrap_gain(labels, good, good, average_precision_score)
+    assert same == {"gain": 0.0, "standard_error": 0.0, "resamples": 200}
+    better = evaluation.paired_bootstrap_gain(labels, good, poor, average_precision_score)
+    assert better["gain"] > 1.645 * better["standard_error"] > 0
+    again = evaluation.paired_bootstrap_gain(labels, good, poor, average_precision_score)
+    assert again == better  # seeded: the same decision on a rerun

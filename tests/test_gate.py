@@ -1,4 +1,5 @@
-"""The champion gate's decision (lakehouse.ml.propensity.gate_decision): it fails closed."""
+"""The champion gate's decision (lakehouse.ml.propensity.gate_decision): it promotes only past
+the margin, and it fails closed."""
 
 from __future__ import annotations
 
@@ -23,12 +24,31 @@ def test_no_champion_registered_promotes_without_a_comparison():
     assert promote and decision.startswith("promoted: no champion yet")
 
 
-@pytest.mark.parametrize(("new", "old", "promote"), [(0.45, 0.44, True), (0.44, 0.44, False),
-                                                     (0.40, 0.44, False)])  # fmt: skip
-def test_the_new_version_must_beat_the_champion(new, old, promote):
-    promoted, decision = gate_decision(4, new, CHAMPION, lambda: old, force_promote=False)
+def _gain(gain, standard_error=0.0):
+    return lambda: {"gain": gain, "standard_error": standard_error, "resamples": 200}
+
+
+@pytest.mark.parametrize(
+    ("gain", "standard_error", "min_improvement", "promote"),
+    [
+        (0.01, 0.001, None, True),  # 0.01 > 1.645 x 0.001
+        (0.01, 0.01, None, False),  # within the noise: 0.01 <= 0.01645
+        (0.0, 0.0, None, False),  # an equal model
+        (-0.04, 0.01, None, False),
+        (0.01, 0.001, 0.02, False),  # the var's margin replaces the bootstrap's
+        (0.03, 0.05, 0.02, True),
+    ],
+)
+def test_the_new_version_must_beat_the_champion_by_the_margin(
+    gain, standard_error, min_improvement, promote
+):
+    compare = _gain(gain, standard_error)
+    promoted, decision = gate_decision(4, 0.45, CHAMPION, compare, False, min_improvement)
     assert promoted is promote
     assert ("promoted" if promote else "kept champion") in decision and "champion v3" in decision
+    assert "validation fold" in decision and f"gain {gain:+.4f}" in decision
+    assert ("var gate_min_improvement" if min_improvement is not None
+            else "bootstrap standard errors") in decision  # fmt: skip
 
 
 def test_a_champion_that_cannot_score_stops_the_node_and_names_the_way_out():

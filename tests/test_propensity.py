@@ -79,7 +79,7 @@ def test_candidates_cover_the_grids_finalists_and_baseline(project_build, spark)
     baseline = by_stage["baseline"][0]
     assert baseline["test_auc_roc"] == pytest.approx(0.5)
     for final in by_stage["final"]:
-        # the refit uses the best tuning parameters of its algorithm
+        # the finalist is the best tuning candidate of its algorithm
         best = max(tuning[final["algorithm"]], key=lambda r: r["validation_auc_pr"])
         assert json.loads(final["params"]) == json.loads(best["params"])
         assert 0.5 < final["test_auc_roc"] <= 1
@@ -195,7 +195,7 @@ def test_an_equal_model_fails_the_gate_and_keeps_the_champion(project_build, spa
 
 def test_a_better_model_replaces_a_worse_champion(project_build, spark, mlflow_client, dbt):
     """Registers a deliberately bad champion (trained on inverted labels), then retrains:
-    the new winner beats it on the test split and takes the alias."""
+    the new winner beats it on the validation fold past the margin and takes the alias."""
     import mlflow
     from pyspark.sql import functions as F
 

@@ -3,8 +3,9 @@ for every run date that retrained.
 
 On a run date whose decision (ml_retraining_decisions) is to retrain: tunes
 LogisticRegression and RandomForestClassifier on the training split of that date's training
-set, refits the best of each, evaluates them and a constant baseline on the test split, logs
-every candidate to MLflow, registers the winner and applies the champion gate. On other dates
+set, keeps the best of each (fitted without the validation fold), evaluates them and a
+constant baseline on the test split, logs every candidate to MLflow, registers the winner and
+applies the champion gate (on the validation fold). On other dates
 it adds nothing and says why in one line. The work is in `lakehouse.ml.propensity`; the grids
 and names come from this model's `meta` in the YAML.
 """
@@ -52,6 +53,7 @@ def model(dbt, session):
         "force_promote": dbt.config.meta_get("force_promote"),
         "purchase_value": dbt.config.meta_get("purchase_value"),
         "contact_cost": dbt.config.meta_get("contact_cost"),
+        "gate_min_improvement": dbt.config.meta_get("gate_min_improvement"),
     }
     # The training set lives in the same (gold) schema as this model.
     training_table = f"{dbt.this.schema}.ml_user_training_set"

@@ -1,7 +1,7 @@
 """The propensity model's figures, as plain functions of (labels, probabilities) arrays, so that
 each can be checked by hand (tests/test_evaluation.py): calibration (the class-weight odds
-correction, the Brier score, the expected calibration error and its reliability table) and the
-decision threshold chosen on validation.
+correction, the Brier score, the expected calibration error and its reliability table), the
+decision threshold chosen on validation, and the gate's paired bootstrap of a gain.
 
 Why the odds correction: the models are fitted with balanced class weights (`class_weight`,
 positives weighted w1, negatives w0), so they estimate the odds of the *weighted* data,
@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 CALIBRATION_BINS = 10
+GATE_RESAMPLES = 200  # draws of the validation users for the gate's margin
 
 
 def odds_correction(weight_negative: float, weight_positive: float) -> float:
@@ -83,3 +84,29 @@ def choose_threshold(labels, probabilities, purchase_value=None, contact_cost=No
                 "flagged_share": float(np.mean(p >= 1.0))}  # fmt: skip
     return {"threshold": float(p[best]), "rule": rule, "value": float(value[best]),
             "flagged_share": float(flagged[best] / len(p))}  # fmt: skip
+
+
+def paired_bootstrap_gain(
+    labels,
+    new_probabilities,
+    old_probabilities,
+    metric,
+    resamples: int = GATE_RESAMPLES,
+    seed: int = 0,
+) -> dict:
+    """How much better `new` scores than `old` on the same users, by `metric(labels, probs)`,
+    and how sure that is: the gain on these users, and its standard error over `resamples`
+    draws of the users with replacement (both models scored on each same draw). Draws holding a
+    single class are skipped."""
+    y = np.asarray(labels)
+    new = np.asarray(new_probabilities, dtype=float)
+    old = np.asarray(old_probabilities, dtype=float)
+    rng = np.random.default_rng(seed)
+    gains = []
+    for _ in range(resamples):
+        draw = rng.integers(0, len(y), len(y))
+        if y[draw].min() != y[draw].max():
+            gains.append(metric(y[draw], new[draw]) - metric(y[draw], old[draw]))
+    return {"gain": float(metric(y, new) - metric(y, old)),
+            "standard_error": float(np.std(gains, ddof=1)) if len(gains) > 1 else 0.0,
+            "resamples": len(gains)}  # fmt: skip

@@ -2,12 +2,14 @@
 
 The dbt Python models `ml_propensity_candidates` and `ml_user_purchase_scores` are thin: they
 call this module. The data is `gold.ml_user_training_set` (features, label, split, class
-weight). Tuning never sees the test split: each grid candidate is fitted on the training
-split without its validation fold (users whose split_bucket is a multiple of 5) and scored on
-that fold. The best parameters of each algorithm are refitted on the whole training split and
-evaluated once on the test split, next to a constant baseline. The finalist with the best
-validation AUC-PR is registered as a new version; it becomes the champion only when its test
-AUC-PR beats the current champion's, scored again on the same test split.
+weight). Each grid candidate is fitted on the training split without its validation fold
+(users whose split_bucket is a multiple of 5) and scored on that fold. No registered model is
+ever fitted on the fold, so it is the same untouched set in every run: tuning, the threshold
+and the champion gate use it, and the test split is only for the report. The best candidate of
+each algorithm is the finalist (no refit: it is that model), evaluated once on the test split
+next to a constant baseline. The finalist with the best validation AUC-PR is registered as a
+new version; it becomes the champion only when its validation AUC-PR beats the champion's on
+the same fold by more than a paired-bootstrap margin (or the var gate_min_improvement).
 
 Class imbalance is handled by the `class_weight` column (balanced weights) as weightCol; the
 predicted odds are then multiplied by w0/w1 (lakehouse.ml.evaluation), so that every
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -29,7 +32,6 @@ from lakehouse.errors import DataConditionError
 from lakehouse.ml import drift, evaluation, tracking
 from lakehouse.ml.connect import (
     as_bool,
-    fitted,
     optional_float,
     progress,
     release,
@@ -48,7 +50,9 @@ FEATURES = [
 ]  # fmt: skip
 ALGORITHMS = ("logistic_regression", "random_forest")
 VALIDATION_FOLD = 5  # users with split_bucket % 5 == 0 validate the grid
-GATE_METRIC = "test_auc_pr"
+GATE_METRIC = "validation_auc_pr"
+# The gate's margin: this many bootstrap standard errors of the gain (one-sided 95%).
+GATE_MARGIN_SE = 1.645
 # The training data's layout before any fit: a fixed number of partitions by user, sorted.
 # RandomForest draws its bootstrap samples and split candidates per partition, so without a
 # fixed layout the same rows in another order (another run's file layout, another cluster) grow
@@ -70,6 +74,8 @@ class Candidate:
     is_champion: bool = False
     gate_decision: str = ""
     threshold_rule: str = ""  # how validation_threshold was chosen (finalists)
+    # (labels, probabilities) on the validation fold, ordered by user: the gate's comparison
+    validation_scores: tuple | None = field(default=None, repr=False)
 
     def row(self, run_date) -> dict:
         return {
@@ -140,10 +146,11 @@ def positive_probability(model, df, correction: float = 1.0):
 
 
 def scores(predictions):
-    """(labels, probabilities) of a prediction DataFrame, collected as numpy arrays."""
+    """(labels, probabilities) of a prediction DataFrame, ordered by user, as numpy arrays."""
     import numpy as np
 
-    pdf = predictions.select("label", "purchase_probability").toPandas()
+    ordered = predictions.orderBy("user_id")  # the same users, the same order, in every call
+    pdf = ordered.select("label", "purchase_probability").toPandas()
     return pdf["label"].to_numpy(), np.asarray(pdf["purchase_probability"], dtype=float)
 
 
@@ -264,7 +271,7 @@ class Search:
 
     fit_rows: object  # the training split without its validation fold: tuning fits
     validation: object  # the validation fold: tuning scores, the winner's choice
-    train_all: object  # the whole training split: the finalists' refits
+    train_all: object  # the whole training split: the baseline's rate
     test: object  # the test split: the report
     data_tags: dict
     seed: int
@@ -276,7 +283,7 @@ class Search:
 
 
 def _search(spark, data, training_table, config, model_name, seed, training_set):
-    """The grid search, refits, baseline and gate of `train`, over the assembled data; returns
+    """The grid search, finalists, baseline and gate of `train`, over the assembled data; returns
     the candidates' `row` methods."""
     import mlflow
     from pyspark.sql import functions as F
@@ -303,17 +310,22 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
             tuned = [
                 _tune(search, algorithm, params) for params in grid(config[f"{algorithm}_grid"])
             ]
-            candidates += tuned
-            best = max(tuned, key=lambda c: c.metrics.get("validation_auc_pr", -1.0))
-            finalists.append(_refit(search, best))
+            candidates += [candidate for candidate, _ in tuned]
+            auc_prs = [candidate.metrics.get("validation_auc_pr", -1.0) for candidate, _ in tuned]
+            best = auc_prs.index(max(auc_prs))
+            for i, (_, model) in enumerate(tuned):
+                if i != best:
+                    release(model)
+            finalists.append(_final(search, *tuned[best]))
         candidates += finalists
         candidates.append(_baseline(search))
         winner = max(finalists, key=lambda c: c.metrics.get("validation_auc_pr", -1.0))
         # What the winner was trained on, for the drift check of later run dates.
         with mlflow.start_run(run_id=winner.mlflow_run_id, nested=True):
             tracking.log_feature_reference(drift.reference(training_set, FEATURES))
-        gate(spark, search.test, winner, model_name, search.data_tags,
-             force_promote=as_bool(config.get("force_promote", False)))  # fmt: skip
+        gate(spark, search, winner, model_name,
+             force_promote=as_bool(config.get("force_promote", False)),
+             min_improvement=optional_float(config.get("gate_min_improvement")))  # fmt: skip
         mlflow.set_tags({"winner": winner.algorithm, "gate_decision": winner.gate_decision})
         mlflow.log_metrics({f"winner_{k}": v for k, v in winner.metrics.items()})
     return [c.row for c in candidates]
@@ -328,65 +340,76 @@ def _log_run(search: Search, algorithm: str, stage: str, params: dict, found: di
     mlflow.log_metrics(found)
 
 
-def _tune(search: Search, algorithm: str, params: dict) -> Candidate:
-    """One grid point: fitted without the validation fold, scored on it."""
+def _tune(search: Search, algorithm: str, params: dict):
+    """One grid point: fitted without the validation fold, scored on it. Returns the candidate
+    and its model, still on the server (the caller keeps the best and releases the others)."""
     import mlflow
 
-    with (
-        mlflow.start_run(run_name=f"{algorithm} tuning", nested=True) as run,
-        fitted(estimator(algorithm, params, search.seed), search.fit_rows) as (model, seconds),
-    ):  # fmt: skip
-        labels, probs = scores(positive_probability(model, search.validation, search.correction))
-        found = metrics(labels, probs, "validation")
-        if found:  # the threshold of predicted_label, chosen on the same fold
-            chosen = evaluation.choose_threshold(labels, probs, search.purchase_value,
-                                                 search.contact_cost)  # fmt: skip
-            search.threshold_rule = chosen["rule"]
-            found |= {"validation_threshold": chosen["threshold"],
-                      "validation_flagged_share": chosen["flagged_share"]}  # fmt: skip
-        sizes = {"n_fit_users": search.n_fit_users, "n_scored_users": len(labels)}
-        _log_run(search, algorithm, "tuning", params,
-                 {**found, **sizes, "training_seconds": seconds})  # fmt: skip
-        log_curves(labels, probs, f"{algorithm} {params} (validation)")
-        log_importances(model, algorithm)
+    started = time.perf_counter()
+    model = estimator(algorithm, params, search.seed).fit(search.fit_rows)
+    seconds = time.perf_counter() - started
+    try:
+        with mlflow.start_run(run_name=f"{algorithm} tuning", nested=True) as run:
+            predicted = positive_probability(model, search.validation, search.correction)
+            labels, probs = scores(predicted)
+            found = metrics(labels, probs, "validation")
+            if found:  # the threshold of predicted_label, chosen on the same fold
+                chosen = evaluation.choose_threshold(labels, probs, search.purchase_value,
+                                                     search.contact_cost)  # fmt: skip
+                search.threshold_rule = chosen["rule"]
+                found |= {"validation_threshold": chosen["threshold"],
+                          "validation_flagged_share": chosen["flagged_share"]}  # fmt: skip
+            sizes = {"n_fit_users": search.n_fit_users, "n_scored_users": len(labels)}
+            _log_run(search, algorithm, "tuning", params,
+                     {**found, **sizes, "training_seconds": seconds})  # fmt: skip
+            log_curves(labels, probs, f"{algorithm} {params} (validation)")
+            log_importances(model, algorithm)
+    except BaseException:
+        release(model)
+        raise
     auc_pr = found.get("validation_auc_pr", float("nan"))
     progress(
         "propensity",
         f"tuning {algorithm} {json.dumps(params, sort_keys=True)}: fitted in {seconds:.1f} s, "
         f"validation AUC-PR {auc_pr:.4f}",
     )
-    return Candidate(algorithm, "tuning", params, found, seconds, run.info.run_id)
+    candidate = Candidate(algorithm, "tuning", params, found, seconds, run.info.run_id,
+                          validation_scores=(labels, probs))  # fmt: skip
+    return candidate, model
 
 
-def _refit(search: Search, best: Candidate) -> Candidate:
-    """The best grid point of an algorithm refitted on the whole training split, scored once
-    on the test split, and saved as the run's model."""
+def _final(search: Search, best: Candidate, model) -> Candidate:
+    """The best grid point of an algorithm, as it was fitted (the validation fold stays
+    unseen), scored once on the test split and saved as its own run's model; releases it."""
     import mlflow
 
     algorithm = best.algorithm
-    with (
-        mlflow.start_run(run_name=f"{algorithm} final", nested=True) as run,
-        fitted(estimator(algorithm, best.params, search.seed), search.train_all) as (
-            model, seconds),
-    ):  # fmt: skip
-        labels, probs = scores(positive_probability(model, search.test, search.correction))
-        found = {**best.metrics, **metrics(labels, probs, "test")}
-        if found.get("validation_threshold") is not None:
-            found["test_flagged_share"] = float((probs >= found["validation_threshold"]).mean())
-        if "test_brier" in found:
-            found |= log_reliability(labels, probs, search.correction, f"{algorithm} (test)")
-        found["odds_correction"] = search.correction
-        mlflow.set_tags({"threshold_rule": search.threshold_rule})
-        _log_run(search, algorithm, "final", best.params, {**found, "training_seconds": seconds})
-        log_curves(labels, probs, f"{algorithm} (test)")
-        log_importances(model, algorithm)
-        tracking.log_spark_model(model)
-    progress("propensity", f"final {algorithm}: refitted in {seconds:.1f} s, "
-             f"test AUC-PR {found.get('test_auc_pr', float('nan')):.4f}, calibration error "
+    try:
+        with mlflow.start_run(run_name=f"{algorithm} final", nested=True) as run:
+            labels, probs = scores(positive_probability(model, search.test, search.correction))
+            found = {**best.metrics, **metrics(labels, probs, "test")}
+            if found.get("validation_threshold") is not None:
+                flagged = probs >= found["validation_threshold"]
+                found["test_flagged_share"] = float(flagged.mean())
+            if "test_brier" in found:
+                found |= log_reliability(labels, probs, search.correction, f"{algorithm} (test)")
+            found["odds_correction"] = search.correction
+            mlflow.set_tags({"threshold_rule": search.threshold_rule,
+                             "tuning_run_id": best.mlflow_run_id})  # fmt: skip
+            _log_run(search, algorithm, "final", best.params,
+                     {**found, "training_seconds": best.training_seconds})  # fmt: skip
+            log_curves(labels, probs, f"{algorithm} (test)")
+            log_importances(model, algorithm)
+            tracking.log_spark_model(model)
+    finally:
+        release(model)
+    progress("propensity", f"final {algorithm}: test AUC-PR "
+             f"{found.get('test_auc_pr', float('nan')):.4f}, calibration error "
              f"{found.get('test_ece_uncorrected', float('nan')):.4f} before the odds correction "
              f"and {found.get('test_ece', float('nan')):.4f} after")  # fmt: skip
-    return Candidate(algorithm, "final", best.params, found, seconds, run.info.run_id,
-                     threshold_rule=search.threshold_rule)  # fmt: skip
+    return Candidate(algorithm, "final", best.params, found, best.training_seconds,
+                     run.info.run_id, threshold_rule=search.threshold_rule,
+                     validation_scores=best.validation_scores)  # fmt: skip
 
 
 def _baseline(search: Search) -> Candidate:
@@ -403,15 +426,16 @@ def _baseline(search: Search) -> Candidate:
     return Candidate("constant", "baseline", {"positive_rate": rate}, found, 0.0, run.info.run_id)
 
 
-def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict,
-         force_promote: bool = False) -> None:  # fmt: skip
-    """Registers the winner and moves the champion alias to it only if it beats the current
-    champion's test AUC-PR on this test split; records the decision on the candidate."""
+def gate(spark, search: Search, winner: Candidate, model_name: str,
+         force_promote: bool = False, min_improvement: float | None = None) -> None:  # fmt: skip
+    """Registers the winner and moves the champion alias to it only if its validation AUC-PR
+    beats the current champion's on the same validation fold by more than the margin
+    (gate_decision); records the decision on the candidate."""
     from mlflow import MlflowClient
 
     version = tracking.register(
         model_name, winner.mlflow_run_id,
-        {**data_tags, "algorithm": winner.algorithm,
+        {**search.data_tags, "algorithm": winner.algorithm,
          GATE_METRIC: str(winner.metrics.get(GATE_METRIC)),
          # what scoring needs besides the Spark model: the calibration and the threshold
          "odds_correction": repr(winner.metrics.get("odds_correction", 1.0)),
@@ -420,10 +444,20 @@ def gate(spark, test, winner: Candidate, model_name: str, data_tags: dict,
         "Purchase propensity (Spark ML classifier)",
     )  # fmt: skip
     winner.registered_version = int(version.version)
+
+    def compare() -> dict:
+        from sklearn.metrics import average_precision_score
+
+        labels, new = winner.validation_scores
+        old_labels, old = champion_scores(search.validation, model_name)
+        if len(old_labels) != len(labels) or not (old_labels == labels).all():
+            raise RuntimeError("the validation fold's users came back in another order")
+        return evaluation.paired_bootstrap_gain(labels, new, old, average_precision_score,
+                                                seed=search.seed)  # fmt: skip
+
     promote, decision = gate_decision(
         int(version.version), winner.metrics.get(GATE_METRIC, -1.0),
-        tracking.champion(model_name),
-        lambda: champion_score(spark, test, model_name), force_promote,
+        tracking.champion(model_name), compare, force_promote, min_improvement,
     )  # fmt: skip
     if promote:
         tracking.promote(model_name, version.version)
@@ -440,16 +474,19 @@ class ChampionUnusable(DataConditionError):
     """The registered champion cannot be loaded or cannot score the comparison data."""
 
 
-def gate_decision(new_version: int, new_score: float, current, score_champion,
-                  force_promote: bool) -> tuple[bool, str]:  # fmt: skip
-    """(promote?, the decision in one line). Fails closed: only "no champion registered"
-    promotes without a comparison; a champion that cannot be loaded or cannot score stops the
-    node (ChampionUnusable) unless `force_promote` says to replace it anyway. `current` is the
-    champion's registry entry (None: none registered); `score_champion()` its score."""
+def gate_decision(new_version: int, new_score: float, current, compare, force_promote: bool,
+                  min_improvement: float | None = None) -> tuple[bool, str]:  # fmt: skip
+    """(promote?, the decision in one line). `current` is the champion's registry entry (None:
+    none registered); `compare()` gives the challenger's `gain` over it on the validation fold
+    and the gain's bootstrap `standard_error` (evaluation.paired_bootstrap_gain). Promotes only
+    when the gain exceeds the margin: `min_improvement` when given (var gate_min_improvement),
+    else GATE_MARGIN_SE standard errors. Fails closed: only "no champion registered" promotes
+    without a comparison; a champion that cannot be loaded or cannot score stops the node
+    (ChampionUnusable) unless `force_promote` says to replace it anyway."""
     if current is None:
         return True, f"promoted: no champion yet; {GATE_METRIC} {new_score:.4f}"
     try:
-        old_score = score_champion()
+        found = compare()
     except Exception as exc:  # noqa: BLE001 - whatever failed, the comparison cannot be made
         if force_promote:
             return True, (f"promoted v{new_version} by force_promote: champion "
@@ -460,21 +497,29 @@ def gate_decision(new_version: int, new_score: float, current, score_champion,
             "changed on purpose, rerun with --vars '{force_promote: true}' to promote it without "
             "a comparison; otherwise repair the registry."
         ) from exc
-    promote = new_score > old_score
+    gain = found["gain"]
+    if min_improvement is not None:
+        margin, how = min_improvement, "var gate_min_improvement"
+    else:
+        margin = GATE_MARGIN_SE * found["standard_error"]
+        how = f"{GATE_MARGIN_SE} bootstrap standard errors, {found['resamples']} resamples"
+    promote = gain > margin
     verdict = "promoted" if promote else "kept champion"
-    return promote, (f"{verdict}: v{new_version} {GATE_METRIC} {new_score:.4f} vs champion "
-                     f"v{current.version} {old_score:.4f} on the same test split")  # fmt: skip
+    return promote, (
+        f"{verdict}: v{new_version} {GATE_METRIC} {new_score:.4f} vs champion v{current.version} "
+        f"{new_score - gain:.4f} on the same validation fold; gain {gain:+.4f} "
+        f"{'>' if promote else '<='} margin {margin:.4f} ({how})"
+    )
 
 
-def champion_score(spark, test, model_name: str) -> float:
-    """The current champion's AUC-PR on this test split (raises when it cannot be loaded or
-    cannot score it)."""
+def champion_scores(validation, model_name: str):
+    """The current champion's (labels, probabilities) on the validation fold, ordered by user
+    (raises when it cannot be loaded or cannot score it)."""
     model, _ = load(model_name, f"models:/{model_name}@{tracking.CHAMPION}")
     try:
-        labels, probs = scores(positive_probability(model, test))
+        return scores(positive_probability(model, validation))
     finally:
         release(model)
-    return metrics(labels, probs, "test").get(GATE_METRIC, -1.0)
 
 
 def load(model_name: str, uri: str):
