@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from lakehouse.ml import evaluation, propensity
 
@@ -78,3 +79,24 @@ def test_the_paired_bootstrap_sees_a_real_gain_and_no_gain_between_equals():
     assert better["gain"] > 1.645 * better["standard_error"] > 0
     again = evaluation.paired_bootstrap_gain(labels, good, poor, average_precision_score)
     assert again == better  # seeded: the same decision on a rerun
+
+
+def test_the_decile_table_ranks_lifts_and_captures():
+    # 20 users, 4 buyers: the two most likely both buy, then one at rank 5 and one at rank 20
+    probs = [1 - i / 20 for i in range(20)]
+    labels = [1, 1, 0, 0, 1] + [0] * 14 + [1]
+    table = evaluation.decile_table(labels, probs)
+    assert [r["users"] for r in table] == [2] * 10
+    assert [r["buyers"] for r in table] == [2, 0, 1, 0, 0, 0, 0, 0, 0, 1]
+    assert table[0]["buying_rate"] == 1.0 and table[0]["lift"] == pytest.approx(1.0 / 0.2)
+    assert [r["cumulative_capture"] for r in table][:3] == [0.5, 0.5, 0.75]
+    assert table[-1]["cumulative_capture"] == 1.0
+
+
+def test_the_bootstrap_interval_holds_the_figure_and_narrows_with_more_users():
+    labels, probs = [1, 0, 1, 0, 1, 0, 0, 0] * 10, [0.9, 0.4, 0.3, 0.6, 0.7, 0.2, 0.5, 0.1] * 10
+    figure = propensity.metrics(labels, probs, "t")["t_auc_roc"]
+    low, high = evaluation.bootstrap_interval(labels, probs, roc_auc_score)
+    assert low < figure < high
+    wide_low, wide_high = evaluation.bootstrap_interval(labels[:16], probs[:16], roc_auc_score)
+    assert wide_high - wide_low > high - low

@@ -160,7 +160,10 @@ def test_probabilities_are_calibrated_and_the_threshold_comes_from_validation(
         assert found["test_brier"] < found["test_brier_uncorrected"], (row["algorithm"], found)
         assert 0 < found["odds_correction"] < 1  # fewer buyers than non-buyers
         artifacts = {a.path for a in mlflow_client.list_artifacts(row["mlflow_run_id"])}
-        assert {"reliability.png", "reliability.json"} <= artifacts
+        assert {"reliability.png", "reliability.json", "decile_table.json"} <= artifacts
+        for name in ("auc_roc", "auc_pr"):  # the interval holds the figure
+            low, high = found[f"test_{name}_ci_low"], found[f"test_{name}_ci_high"]
+            assert low < found[f"test_{name}"] < high, (name, found)
     champion = mlflow_client.get_model_version_by_alias(MODEL, "champion")
     run = mlflow_client.get_run(champion.run_id).data
     assert champion.tags["threshold_rule"] == run.tags["threshold_rule"] == "f1"

@@ -110,3 +110,35 @@ def paired_bootstrap_gain(
     return {"gain": float(metric(y, new) - metric(y, old)),
             "standard_error": float(np.std(gains, ddof=1)) if len(gains) > 1 else 0.0,
             "resamples": len(gains)}  # fmt: skip
+
+
+def bootstrap_interval(labels, probabilities, metric, resamples: int = GATE_RESAMPLES,
+                       seed: int = 0, level: float = 0.95) -> tuple[float, float]:  # fmt: skip
+    """The percentile interval of `metric(labels, probs)` over `resamples` draws of the users
+    with replacement (draws holding a single class are skipped)."""
+    y, p = np.asarray(labels), np.asarray(probabilities, dtype=float)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(resamples):
+        draw = rng.integers(0, len(y), len(y))
+        if y[draw].min() != y[draw].max():
+            values.append(metric(y[draw], p[draw]))
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def decile_table(labels, probabilities) -> list[dict]:
+    """The users ranked by probability (ties by their order here) in 10 groups as equal as
+    can be, decile 1 the most likely: users, buyers, buying rate, lift over the overall rate,
+    and the cumulative share of all buyers captured down to that decile."""
+    y = np.asarray(labels, dtype=float)[np.argsort(-np.asarray(probabilities), kind="stable")]
+    overall, total = y.mean(), y.sum()
+    rows, captured = [], 0.0
+    for decile, part in enumerate(np.array_split(y, 10), start=1):
+        captured += part.sum()
+        rate = float(part.mean()) if len(part) else 0.0
+        rows.append({"decile": decile, "users": len(part), "buyers": int(part.sum()),
+                     "buying_rate": rate, "lift": rate / overall if overall else 0.0,
+                     "cumulative_capture": captured / total if total else 0.0})  # fmt: skip
+    return rows

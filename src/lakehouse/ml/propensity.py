@@ -195,6 +195,23 @@ def log_reliability(labels, probabilities, correction: float, title: str) -> dic
             "test_ece_uncorrected": evaluation.expected_calibration_error(labels, raw)}  # fmt: skip
 
 
+def log_test_report(labels, probabilities, seed: int) -> dict:
+    """What a practitioner reads first on the test split: the decile table (users, buyers,
+    buying rate, lift, cumulative capture) as `decile_table.json`, and 95% bootstrap intervals
+    of AUC-ROC and AUC-PR (evaluation.GATE_RESAMPLES draws of the test users), returned as
+    metrics."""
+    import mlflow
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    mlflow.log_dict({"deciles": evaluation.decile_table(labels, probabilities)},
+                    "decile_table.json")  # fmt: skip
+    found = {}
+    for name, metric in (("auc_roc", roc_auc_score), ("auc_pr", average_precision_score)):
+        low, high = evaluation.bootstrap_interval(labels, probabilities, metric, seed=seed)
+        found |= {f"test_{name}_ci_low": low, f"test_{name}_ci_high": high}
+    return found
+
+
 def log_curves(labels, probabilities, title: str) -> None:
     """ROC and precision-recall curves as PNG artifacts of the active run."""
     import matplotlib
@@ -393,6 +410,7 @@ def _final(search: Search, best: Candidate, model) -> Candidate:
                 found["test_flagged_share"] = float(flagged.mean())
             if "test_brier" in found:
                 found |= log_reliability(labels, probs, search.correction, f"{algorithm} (test)")
+                found |= log_test_report(labels, probs, search.seed)
             found["odds_correction"] = search.correction
             mlflow.set_tags({"threshold_rule": search.threshold_rule,
                              "tuning_run_id": best.mlflow_run_id})  # fmt: skip
@@ -554,7 +572,10 @@ def score(spark, users, config: dict, settings: Settings, version_number: int, w
     threshold, rule = optional_float(config.get("threshold")), "var purchase_threshold"
     if threshold is None:
         threshold = float(version.tags.get("threshold", 0.5))
-        rule = version.tags.get("threshold_rule") or "registered before thresholds: 0.5"
+        rule = version.tags.get("threshold_rule") or (
+            "registered before calibration and thresholds, so uncorrected and 0.5: a retraining "
+            "with --vars '{force_retrain: true, force_promote: true}' replaces it"
+        )
     progress("propensity", f"scoring with {model_name} v{version.version}: odds correction "
              f"{correction:.4f}, threshold {threshold:.4f} ({rule})")  # fmt: skip
     by_probability = Window.orderBy(F.desc("purchase_probability"), F.asc("user_id"))
