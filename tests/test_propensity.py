@@ -110,6 +110,8 @@ def test_every_candidate_run_logs_params_metrics_curves_and_data_version(
         assert {"feature_importances.json", "coefficients.json"} & artifacts, artifacts
         if row["stage"] == "final":
             assert tracking.MODEL_ARTIFACT in artifacts
+            if row["algorithm"] == "logistic_regression":  # comparable across features
+                assert "standardised_coefficients.json" in artifacts
             assert {"test_auc_roc", "test_auc_pr"} <= set(run.data.metrics)
         if row["stage"] == "tuning":  # fitted without the validation fold, scored on it only
             assert run.data.metrics["n_fit_users"] + run.data.metrics["n_scored_users"] == (n_train)

@@ -241,17 +241,24 @@ def log_curves(labels, probabilities, title: str) -> None:
         plt.close(fig)
 
 
-def log_importances(model, algorithm: str) -> None:
-    """Feature importances (forest) or coefficients (regression) as a JSON artifact."""
+def log_importances(model, algorithm: str, feature_std: list[float] | None = None) -> None:
+    """Feature importances (forest) or coefficients (regression) as a JSON artifact. Spark
+    returns a regression's coefficients on the features' own scales (days, euros, counts);
+    times each feature's standard deviation on the fitted rows they become comparable with
+    each other (`standardised_coefficients.json`: the change in log-odds per standard
+    deviation)."""
     import mlflow
 
     if algorithm == "random_forest":
         values = model.featureImportances.toArray().tolist()
-        name = "feature_importances.json"
-    else:
-        values = model.coefficients.toArray().tolist()
-        name = "coefficients.json"
-    mlflow.log_dict(dict(zip(FEATURES, values, strict=True)), name)
+        mlflow.log_dict(dict(zip(FEATURES, values, strict=True)), "feature_importances.json")
+        return
+    values = model.coefficients.toArray().tolist()
+    mlflow.log_dict(dict(zip(FEATURES, values, strict=True)), "coefficients.json")
+    if feature_std is not None:
+        scaled = {f: c * sd for f, c, sd in zip(FEATURES, values, feature_std, strict=True)}
+        mlflow.log_dict(dict(sorted(scaled.items(), key=lambda kv: -abs(kv[1]))),
+                        "standardised_coefficients.json")  # fmt: skip
 
 
 def train(spark, training_set, training_table: str, config: dict, settings: Settings):
@@ -293,6 +300,7 @@ class Search:
     data_tags: dict
     seed: int
     n_fit_users: int = 0
+    feature_std: list[float] | None = None  # each feature's standard deviation on fit_rows
     correction: float = 1.0  # evaluation.odds_correction of the training split's weights
     purchase_value: float | None = None  # with contact_cost: the expected-profit threshold
     contact_cost: float | None = None
@@ -315,6 +323,11 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
                    "run_date": str(config["run_date"])},
     )  # fmt: skip
     search.n_fit_users = search.fit_rows.count()
+    fitted_on = training_set.where(
+        (F.col("split") == "train") & (F.col("split_bucket") % VALIDATION_FOLD != 0)
+    )
+    spread = fitted_on.agg(*(F.stddev_samp(f).alias(f) for f in FEATURES)).first()
+    search.feature_std = [float(spread[f] or 0.0) for f in FEATURES]
     weights = dict(train_all.groupBy("label").agg(F.max("class_weight")).collect())
     search.correction = evaluation.odds_correction(weights[0], weights[1])
     search.purchase_value = optional_float(config.get("purchase_value"))
@@ -380,7 +393,7 @@ def _tune(search: Search, algorithm: str, params: dict):
             _log_run(search, algorithm, "tuning", params,
                      {**found, **sizes, "training_seconds": seconds})  # fmt: skip
             log_curves(labels, probs, f"{algorithm} {params} (validation)")
-            log_importances(model, algorithm)
+            log_importances(model, algorithm, search.feature_std)
     except BaseException:
         release(model)
         raise
@@ -417,7 +430,7 @@ def _final(search: Search, best: Candidate, model) -> Candidate:
             _log_run(search, algorithm, "final", best.params,
                      {**found, "training_seconds": best.training_seconds})  # fmt: skip
             log_curves(labels, probs, f"{algorithm} (test)")
-            log_importances(model, algorithm)
+            log_importances(model, algorithm, search.feature_std)
             tracking.log_spark_model(model)
     finally:
         release(model)
