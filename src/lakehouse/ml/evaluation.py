@@ -86,6 +86,16 @@ def choose_threshold(labels, probabilities, purchase_value=None, contact_cost=No
             "flagged_share": float(flagged[best] / len(p))}  # fmt: skip
 
 
+def _draws(y, resamples: int, seed: int):
+    """`resamples` seeded draws of the users' indices with replacement, skipping a draw that
+    holds a single class (no AUC is defined on it)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(resamples):
+        draw = rng.integers(0, len(y), len(y))
+        if y[draw].min() != y[draw].max():
+            yield draw
+
+
 def paired_bootstrap_gain(
     labels,
     new_probabilities,
@@ -101,12 +111,7 @@ def paired_bootstrap_gain(
     y = np.asarray(labels)
     new = np.asarray(new_probabilities, dtype=float)
     old = np.asarray(old_probabilities, dtype=float)
-    rng = np.random.default_rng(seed)
-    gains = []
-    for _ in range(resamples):
-        draw = rng.integers(0, len(y), len(y))
-        if y[draw].min() != y[draw].max():
-            gains.append(metric(y[draw], new[draw]) - metric(y[draw], old[draw]))
+    gains = [metric(y[d], new[d]) - metric(y[d], old[d]) for d in _draws(y, resamples, seed)]
     return {"gain": float(metric(y, new) - metric(y, old)),
             "standard_error": float(np.std(gains, ddof=1)) if len(gains) > 1 else 0.0,
             "resamples": len(gains)}  # fmt: skip
@@ -117,12 +122,7 @@ def bootstrap_interval(labels, probabilities, metric, resamples: int = GATE_RESA
     """The percentile interval of `metric(labels, probs)` over `resamples` draws of the users
     with replacement (draws holding a single class are skipped)."""
     y, p = np.asarray(labels), np.asarray(probabilities, dtype=float)
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(resamples):
-        draw = rng.integers(0, len(y), len(y))
-        if y[draw].min() != y[draw].max():
-            values.append(metric(y[draw], p[draw]))
+    values = [metric(y[d], p[d]) for d in _draws(y, resamples, seed)]
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
