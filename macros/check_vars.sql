@@ -71,6 +71,20 @@
             ~ " threshold chosen on validation), got '" ~ threshold ~ "'"
         ) }}
     {%- endif -%}
+    {%- if var('als_params', none) is not none -%}
+        {{ exceptions.raise_compiler_error(
+            "var 'als_params' is replaced by 'als_grid', a grid of lists tried on validation,"
+            ~ " for example {rank: [64], maxIter: [10], regParam: [0.1], alpha: [1.0]}"
+        ) }}
+    {%- endif -%}
+    {%- for name, values in var('als_grid').items() -%}
+        {%- if values is string or values is not iterable or values | length == 0 -%}
+            {{ exceptions.raise_compiler_error(
+                "var 'als_grid' maps each ALS parameter to a non-empty list of values; "
+                ~ name ~ " is '" ~ values ~ "'"
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
     {%- set max_rate = var('max_reject_rate') | string -%}
     {%- if not (0 <= (max_rate | float(-1)) <= 1) -%}
         {{ exceptions.raise_compiler_error(

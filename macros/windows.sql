@@ -6,7 +6,8 @@
     - scoring: features scoring_start..scoring_end (= run_date), predicting
       forecast_start..forecast_end, the `prediction_days` days after run_date.
     Recommendations are evaluated on the last `recommendation_holdout_days` days
-    (recommendation_cutoff is the first of them). The defaults (run_date 2019-11-30,
+    (recommendation_cutoff is the first of them), and their methods and settings chosen on as
+    many days before the cutoff (recommendation_validation_start..recommendation_validation_end). The defaults (run_date 2019-11-30,
     31 / 30 / 15 days) train on October's features and November's purchases, score on the
     31 days to 2019-11-30, and cut recommendations at 2019-11-16. Any training-side date can
     still be set as a var of its own name (observation_start, observation_end,
@@ -41,6 +42,9 @@
             name: parse_date_var(name) if var(name, none) is not none else value}) -%}
     {%- endfor -%}
     {%- do dates.update({
+        'recommendation_validation_start':
+            dates.recommendation_cutoff - days.recommendation_holdout_days,
+        'recommendation_validation_end': dates.recommendation_cutoff - one,
         'scoring_start': run_date - days.observation_days + one,
         'scoring_end': run_date,
         'forecast_start': run_date + one,

@@ -37,7 +37,7 @@ ROWS, SEED, FIRST_DAY, LAST_DAY = 60_000, 11, date(2019, 10, 1), date(2019, 11, 
 TEST_VARS = {
     "logistic_regression_grid": {"regParam": [0.01, 0.1], "elasticNetParam": [0.0]},
     "random_forest_grid": {"numTrees": [20], "maxDepth": [4, 6]},
-    "als_params": {"rank": 16, "maxIter": 5, "regParam": 0.1, "alpha": 1.0},
+    "als_grid": {"rank": [8, 16], "maxIter": [5], "regParam": [0.1], "alpha": [1.0]},
 }
 
 

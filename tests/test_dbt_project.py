@@ -191,6 +191,7 @@ def test_contract_not_null_is_a_delta_check_constraint(built, spark):
         ("{observation_days: 'two'}", "'observation_days' must be a whole number of days"),
         ("{retrain_max_psi: 0}", "'retrain_max_psi' must be a number above 0"),
         ("{purchase_value: 30}", "give both, or neither for the F1 rule"),
+        ("{als_grid: {rank: 64}}", "maps each ALS parameter to a non-empty list of values"),
         ("{}", "the landing folder '/nonexistent/landing' does not exist"),
     ],
 )
@@ -227,6 +228,7 @@ def test_the_windows_follow_the_run_date(built, dbt):
         "training_label": ("2019-10-21", "2019-11-19"),
         "scoring_features": ("2019-10-20", "2019-11-19"),
         "forecast": ("2019-11-20", "2019-12-19"),
+        "recommendation_validation": ("2019-10-21", "2019-11-04"),
         "recommendation_holdout": ("2019-11-05", "2019-11-19"),
     }
 

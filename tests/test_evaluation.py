@@ -100,3 +100,35 @@ def test_the_bootstrap_interval_holds_the_figure_and_narrows_with_more_users():
     assert low < figure < high
     wide_low, wide_high = evaluation.bootstrap_interval(labels[:16], probs[:16], roc_auc_score)
     assert wide_high - wide_low > high - low
+
+
+def _hits(recommended: dict, relevant: dict) -> list[tuple[int, int, int]]:
+    """(hits, relevant, users=1) per user: the rows lakehouse.ml.recommend.evaluate groups."""
+    return [(len(set(recommended[u]) & relevant[u]), len(relevant[u]), 1) for u in relevant]
+
+
+def test_precision_and_recall_at_k_on_three_users():
+    # k = 3. Ann: 2 of her 3 recommendations are among her 4 relevant products; Bob: 0 of 3
+    # (1 relevant); Cy: 1 of 3 (his 1 relevant product).
+    recommended = {"ann": [1, 2, 3], "bob": [4, 5, 6], "cy": [7, 8, 9]}
+    relevant = {"ann": {1, 3, 10, 11}, "bob": {12}, "cy": {9}}
+    found = evaluation.ranking_metrics(_hits(recommended, relevant), k=3)
+    # precision@3 = (2/3 + 0/3 + 1/3) / 3 = 1/3; recall@3 = (2/4 + 0/1 + 1/1) / 3 = 1/2
+    assert found["precision_at_k"] == pytest.approx(1 / 3)
+    assert found["recall_at_k"] == pytest.approx(1 / 2)
+    assert found["users_evaluated"] == 3
+    # grouped rows give the same figures: two users alike count as one row of 2
+    grouped = evaluation.ranking_metrics([(2, 4, 1), (0, 1, 2)], k=3)
+    assert grouped["precision_at_k"] == pytest.approx((2 / 3) / 3)
+    assert grouped["recall_at_k"] == pytest.approx(0.5 / 3)
+
+
+def test_the_precision_interval_holds_the_figure_and_narrows_with_more_users():
+    few = evaluation.ranking_metrics([(1, 2, 10), (0, 1, 30)], k=5)
+    many = evaluation.ranking_metrics([(1, 2, 1000), (0, 1, 3000)], k=5)
+    assert few["precision_at_k"] == many["precision_at_k"] == pytest.approx(0.25 / 5)
+    for found in (few, many):
+        assert found["precision_ci_low"] < found["precision_at_k"] < found["precision_ci_high"]
+    assert (many["precision_ci_high"] - many["precision_ci_low"]
+            < (few["precision_ci_high"] - few["precision_ci_low"]) / 5)  # fmt: skip
+    assert evaluation.ranking_metrics([], k=5)["users_evaluated"] == 0

@@ -1,17 +1,21 @@
-"""Recommendations end to end on the session's build (run date 2019-11-30): the evaluation
-against popularity on a time split, one MLflow run holding the evaluation and the registered
-model, k new products for every user of the scoring snapshot, and the cold-start fallback."""
+"""Recommendations end to end on the session's build (run date 2019-11-30): four methods
+compared on a validation period and reported on the holdout, the best on validation shipped
+and registered, k new products for every user of the scoring snapshot, and the baselines on a
+hand-worked example."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from itertools import product
 
 import pytest
 
-from lakehouse.ml import tracking
+from lakehouse.ml import recommend, tracking
 
 MODEL = "ecom_product_recommender"
 K = 5  # var recommendations_per_user
+ALS_RANKS = {8, 16}  # the session's als_grid (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -22,17 +26,18 @@ def client(project_build, settings):
     return MlflowClient()
 
 
-def _evaluation(spark) -> dict:
+@pytest.fixture(scope="module")
+def evaluation(project_build, spark) -> dict:
     rows = spark.table("gold.ml_recommender_evaluation").where("run_date = date'2019-11-30'")
-    return {r.method: r for r in rows.collect()}
+    return {(r.evaluation_period, r.method, r.user_segment): r for r in rows.collect()}
 
 
-def test_evaluation_compares_als_with_popularity(project_build, spark, settings):
-    rows = _evaluation(spark)
-    assert set(rows) == {"als", "popular"}
-    assert {r.k for r in rows.values()} == {K}
-    # both methods are scored on the users who carted or bought something new after the
-    # cutoff, recounted here from the daily aggregate
+def test_every_method_is_chosen_on_validation_and_reported_on_the_holdout(evaluation, spark):
+    assert set(evaluation) == set(product(("validation", "holdout"), recommend.METHODS,
+                                          recommend.SEGMENTS))  # fmt: skip
+    assert {r.k for r in evaluation.values()} == {K}
+    # the holdout's users are those who carted or bought something new after the cutoff,
+    # recounted here from the daily aggregate; the segments split them
     truth = spark.sql(
         "select count(distinct d.user_id) from silver.slv_user_product_daily as d "
         "left anti join silver.slv_user_product_interactions_before_cutoff as b "
@@ -40,33 +45,79 @@ def test_evaluation_compares_als_with_popularity(project_build, spark, settings)
         "where d.event_date between date'2019-11-16' and date'2019-11-30' "
         "and (d.n_carts > 0 or d.n_purchases > 0)"
     ).first()[0]
-    assert rows["als"].users_evaluated == rows["popular"].users_evaluated == truth > 0
-    # popularity recommends (nearly) the same products to everyone; ALS personalises
-    assert rows["als"].coverage > rows["popular"].coverage
-    assert rows["popular"].training_seconds == 0
+    for method in recommend.METHODS:
+        users = {s: evaluation["holdout", method, s].users_evaluated for s in recommend.SEGMENTS}
+        assert users["all"] == truth > 0
+        assert users["with_history"] + users["cold_start"] == truth
+        assert users["with_history"] > 0
+    # the validation period is the 15 days before the cutoff: other users, fewer of them new
+    assert evaluation["validation", "popular", "all"].users_evaluated != truth
+    # cold-start users can only get popular products: every method scores them the same
+    cold = {evaluation["holdout", m, "cold_start"].precision_at_k for m in recommend.METHODS}
+    assert len(cold) == 1
+    # popularity recommends (nearly) the same products to everyone; the others personalise
+    for method in ("category_popular", "item_knn", "als"):
+        assert (evaluation["holdout", method, "all"].coverage
+                > evaluation["holdout", "popular", "all"].coverage)  # fmt: skip
+    assert evaluation["holdout", "popular", "all"].training_seconds == 0
+    for row in evaluation.values():
+        assert row.precision_at_k_ci_low <= row.precision_at_k <= row.precision_at_k_ci_high
 
 
-def test_one_mlflow_run_holds_parameters_metrics_and_the_registered_model(
-    project_build, spark, client
-):
-    run_id = _evaluation(spark)["als"].mlflow_run_id
-    run = client.get_run(run_id)
+def test_the_method_best_on_validation_ships_and_beats_popularity_on_the_holdout(evaluation):
+    validation = {m: evaluation["validation", m, "all"] for m in recommend.METHODS}
+    shipped = {m for m, r in validation.items() if r.is_shipped}
+    assert len(shipped) == 1
+    (best,) = shipped
+    assert validation[best].precision_at_k == max(r.precision_at_k for r in validation.values())
+    assert all(r.is_shipped == (r.method == best) for r in evaluation.values())
+    holdout = {m: evaluation["holdout", m, "all"].precision_at_k for m in recommend.METHODS}
+    assert holdout[best] >= 1.5 * holdout["popular"], holdout
+
+
+def test_als_settings_are_chosen_on_validation(evaluation, client):
+    import mlflow
+
+    als = evaluation["validation", "als", "all"]
+    run = client.get_run(als.mlflow_run_id)
+    searched = mlflow.artifacts.load_dict(f"runs:/{als.mlflow_run_id}/als_search.json")
+    points = searched["als_search"]
+    assert {p["rank"] for p in points} == ALS_RANKS
+    best = max(points, key=lambda p: p["precision_at_k"])
+    assert als.precision_at_k == pytest.approx(best["precision_at_k"])
+    chosen = json.loads(als.parameters)
+    assert chosen["rank"] == best["rank"] == int(run.data.params["rank"])
+    # the holdout reports ALS once, with those settings
+    assert json.loads(evaluation["holdout", "als", "all"].parameters) == chosen
+
+
+def test_the_shipped_method_is_registered_as_the_champion_and_recommends(evaluation, spark, client):
+    shipped = next(r for r in evaluation.values() if r.is_shipped)
+    run = client.get_run(shipped.mlflow_run_id)
     assert {"rank", "maxIter", "regParam", "alpha", "min_products", "k"} <= set(run.data.params)
-    for method in ("als", "popular"):
-        assert {f"{method}_precision_at_k", f"{method}_recall_at_k", f"{method}_coverage"} <= set(
-            run.data.metrics
-        )
-    artifacts = {a.path for a in client.list_artifacts(run_id)}
-    assert {tracking.MODEL_ARTIFACT, tracking.FEATURE_REFERENCE} <= artifacts
+    assert run.data.params["shipped_method"] == shipped.method
+    for method in recommend.METHODS:
+        assert f"holdout_{method}_all_precision_at_k" in run.data.metrics
+    artifacts = {a.path for a in client.list_artifacts(shipped.mlflow_run_id)}
+    assert tracking.FEATURE_REFERENCE in artifacts
+    assert (tracking.MODEL_ARTIFACT if shipped.method == "als"
+            else tracking.RECOMMENDER_ARTIFACT) in artifacts  # fmt: skip
     versions = spark.sql(
         "select distinct model_version from gold.ml_product_recommendations "
         "where run_date = date'2019-11-30'"
     ).collect()
     assert len(versions) == 1
     registered = client.get_model_version(MODEL, str(versions[0].model_version))
-    assert registered.run_id == run_id and registered.tags["algorithm"] == "als"
+    assert registered.run_id == shipped.mlflow_run_id
+    assert registered.tags["algorithm"] == shipped.method
     assert registered.tags["run_date"] == "2019-11-30"
     assert client.get_model_version_by_alias(MODEL, "champion").version == registered.version
+    sources = spark.sql(
+        "select distinct source from gold.ml_product_recommendations "
+        "where run_date = date'2019-11-30'"
+    ).collect()
+    assert {r.source for r in sources} <= {shipped.method, "popular"}
+    assert shipped.method in {r.source for r in sources}
 
 
 def test_every_scored_user_gets_k_new_products(project_build, spark):
@@ -81,14 +132,42 @@ def test_every_scored_user_gets_k_new_products(project_build, spark):
     assert recs.join(seen, ["user_id", "product_id"]).count() == 0
 
 
-def test_users_without_enough_history_get_popular_products(project_build, spark):
-    history = spark.table("silver.slv_user_product_interactions").groupBy("user_id").count()
-    recs = (
-        spark.table("gold.ml_product_recommendations")
-        .where("run_date = date'2019-11-30'")
-        .join(history, "user_id")
+# A hand-worked example. Categories: A holds products 1, 2 and 5 (5 never touched), B holds
+# 3 and 4. Carts or purchases by user: 1 {1}, 2 {1, 2, 3}, 3 {2, 3, 4}, 4 {4}, 5 {2};
+# user 9 has no history. Popularity (users who carted or bought): 2 -> 3, then 1, 3, 4 -> 2
+# each (ties by id). Category shares: A: 1 -> 2/5, 2 -> 3/5; B: 3 and 4 -> 1/2.
+# Cosine similarity (users in common / sqrt(users of each)): 2~3 = 2/sqrt(6), 1~3 = 3~4 = 1/2,
+# 1~2 = 2~4 = 1/sqrt(6).
+BASKETS = {1: [1], 2: [1, 2, 3], 3: [2, 3, 4], 4: [4], 5: [2]}
+CATEGORY = {1: 100, 2: 100, 3: 200, 4: 200, 5: 100}
+EXPECTED = {
+    # the user's category's best unseen product, then the most popular unseen one
+    "category_popular": {1: [(2, "category_popular"), (3, "popular")],
+                         4: [(3, "category_popular"), (2, "popular")],
+                         9: [(2, "popular"), (1, "popular")]},
+    # the products most similar to the user's; 5's tie at 1/sqrt(6) goes to the lower id
+    "item_knn": {1: [(3, "item_knn"), (2, "item_knn")],
+                 4: [(3, "item_knn"), (2, "item_knn")],
+                 5: [(3, "item_knn"), (1, "item_knn")],
+                 9: [(2, "popular"), (1, "popular")]},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("method", sorted(EXPECTED))
+def test_the_baselines_recommend_as_worked_by_hand(spark, method):
+    interactions = spark.createDataFrame(
+        [(u, p, 4.0, 1, 0) for u, basket in BASKETS.items() for p in basket],
+        "user_id bigint, product_id bigint, interaction_strength double, n_carts bigint, "
+        "n_purchases bigint",
     )
-    cold = recs.where("count < 2").select("source").distinct().collect()
-    assert [r.source for r in cold] == ["popular"]
-    warm = {r.source for r in recs.where("count >= 2").select("source").distinct().collect()}
-    assert "als" in warm
+    products = spark.createDataFrame(
+        list(CATEGORY.items()), "product_id bigint, category_id bigint"
+    )
+    users = spark.createDataFrame([(u,) for u in EXPECTED[method]], "user_id bigint")
+    popular = recommend.popular_products(interactions, limit=100)
+    fitted, _ = recommend.fit(method, interactions, products, {}, 0)
+    recs = recommend.recommend(method, fitted, interactions, products, users, popular, 2, 2)
+    got = {}
+    for r in recs.orderBy("user_id", "recommendation_rank").collect():
+        got.setdefault(r.user_id, []).append((r.product_id, r.source))
+    assert got == EXPECTED[method]

@@ -21,6 +21,8 @@ windows as (
         ('training_label', 'prediction_start', 'prediction_end'),
         ('scoring_features', 'scoring_start', 'scoring_end'),
         ('forecast', 'forecast_start', 'forecast_end'),
+        ('recommendation_validation', 'recommendation_validation_start',
+         'recommendation_validation_end'),
         ('recommendation_holdout', 'recommendation_cutoff', 'run_date'),
     ] %}
     {% for name, start, end in windows -%}

@@ -1,13 +1,14 @@
 """k new products for every user of the scoring snapshot, one row per user, rank and run date
 (grain: run_date, user_id, recommendation_rank), kept for every run date.
 
-On a run date that retrains the recommender (ml_retraining_decisions): fits ALS on the
-interactions up to the run date, logs it into that date's evaluation run, registers it and
-makes it the champion. Every run date recommends with the recommender of that date (the one
-just registered, else the champion the decision kept), loaded from the registry: ALS for users
-with enough history, popular products (marked `popular`) for the others, for users ALS never
-saw, and to fill short lists. Never a product the user touched up to the run date. The work is
-in `lakehouse.ml.recommend`.
+On a run date that retrains the recommender (ml_retraining_decisions): takes the method that
+was best on validation that date (`is_shipped` in ml_recommender_evaluation), logs it into that
+date's evaluation run (ALS: the model fitted on the interactions up to the run date; a
+baseline: its description, as it learns from the interactions of the day it recommends on),
+registers it and makes it the champion. Every run date recommends with the recommender of that
+date (the one just registered, else the champion the decision kept): its method for the users
+it can serve, popular products (marked `popular`) for the others and to fill short lists.
+Never a product the user touched up to the run date. The work is in `lakehouse.ml.recommend`.
 """
 
 from lakehouse.errors import DataConditionError
@@ -18,8 +19,10 @@ from lakehouse.platform.config import Settings
 
 
 def _register_today(dbt, session, run_date, name, interactions) -> int:
-    """Fits, logs and registers the recommender of `run_date` (or finds the one a first run of
-    the date registered); returns its version."""
+    """Logs and registers the recommender of `run_date`, the method shipped by that date's
+    evaluation (or finds the one a first run of the date registered); returns its version."""
+    import json
+
     import mlflow
     from pyspark.sql import functions as F
 
@@ -27,20 +30,30 @@ def _register_today(dbt, session, run_date, name, interactions) -> int:
     if earlier and not as_bool(dbt.config.meta_get("force_retrain")):
         progress("recommend", f"{name}: v{earlier[-1].version} already trained for {run_date}")
         return int(earlier[-1].version)
-    als, seconds = recommend.fit_als(
-        interactions, dbt.config.meta_get("als_params"), seed=int(dbt.config.meta_get("seed"))
-    )
-    evaluation = dbt.ref("ml_recommender_evaluation").where(F.col("run_date") == F.lit(run_date))
-    run_id = evaluation.select("mlflow_run_id").first()[0]
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_metric("final_training_seconds", seconds)
-        tracking.log_spark_model(als)
+    evaluation = dbt.ref("ml_recommender_evaluation").where(
+        (F.col("run_date") == F.lit(run_date)) & F.col("is_shipped")
+        & (F.col("evaluation_period") == "validation")
+    ).first()  # fmt: skip
+    if evaluation is None:
+        raise DataConditionError(f"no evaluation of the recommender for {run_date} to ship from: "
+                                 "build ml_recommender_evaluation first")  # fmt: skip
+    method, params = evaluation.method, json.loads(evaluation.parameters)
+    with mlflow.start_run(run_id=evaluation.mlflow_run_id):
+        if method == "als":
+            als, seconds = recommend.fit_als(interactions, params,
+                                             seed=int(dbt.config.meta_get("seed")))  # fmt: skip
+            mlflow.log_metric("final_training_seconds", seconds)
+            tracking.log_spark_model(als)
+            recommend.release(als)
+            artifact = tracking.MODEL_ARTIFACT
+        else:
+            artifact = tracking.log_recommender_description(method, params)
         tracking.log_feature_reference(drift.reference(dbt.ref("ml_user_scoring_set"), FEATURES))
-    recommend.release(als)
-    version = tracking.register(name, run_id, {"algorithm": "als", "run_date": str(run_date)},
-                                "Product recommender")  # fmt: skip
+    version = tracking.register(name, evaluation.mlflow_run_id,
+                                {"algorithm": method, "run_date": str(run_date)},
+                                "Product recommender", artifact=artifact)  # fmt: skip
     tracking.promote(name, version.version)
-    progress("recommend", f"{name}: v{version.version} trained for {run_date} is the champion")
+    progress("recommend", f"{name}: v{version.version} ({method}) for {run_date} is the champion")
     return int(version.version)
 
 
@@ -62,13 +75,20 @@ def model(dbt, session):
         version = decision.champion_version
     else:
         raise DataConditionError(f"no recommender to recommend with: {decision.reason}")
-    als = recommend.load(name, version)
+    method = tracking.version(name, version).tags.get("algorithm", "als")
+    products = dbt.ref("slv_products")
+    if method == "als":
+        fitted = recommend.load(name, version)
+    else:
+        fitted, _ = recommend.fit(method, interactions, products, {}, 0)
     users = dbt.ref("ml_user_scoring_set").select("user_id")
     popular = recommend.popular_products(interactions, limit=100)
     recs = (
         recommend.recommend(
-            als,
+            method,
+            fitted,
             interactions,
+            products,
             users,
             popular,
             int(dbt.config.meta_get("min_products")),
@@ -80,6 +100,7 @@ def model(dbt, session):
         .withColumn("recommended_at", F.current_timestamp())
         .localCheckpoint(eager=True)
     )
-    recommend.release(als)
-    progress("recommend", f"{name}: v{version} recommended for {run_date}")
+    if method == "als":
+        recommend.release(fitted)
+    progress("recommend", f"{name}: v{version} ({method}) recommended for {run_date}")
     return recs

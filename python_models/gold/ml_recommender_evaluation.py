@@ -1,23 +1,40 @@
-"""ALS against a popularity baseline on a time split, one row per method and run date that
-retrained the recommender (grain: run_date, method).
+"""The recommender methods compared, one row per run date that retrained the recommender,
+period, method and user segment (grain: run_date, evaluation_period, method, user_segment).
 
-On a run date whose decision (ml_retraining_decisions) is to retrain the recommender: fits ALS
-on the interactions before `recommendation_cutoff`, recommends k new products to every user who
-carted or bought a new product from the cutoff to the run date, and scores precision@k,
-recall@k and catalogue coverage for ALS (with its popular fallback) and for popular products
-alone. Both land in one MLflow run with the ALS parameters; ml_product_recommendations adds the
-final model to that run and registers it. On other dates it adds nothing and says why. The work
-is in `lakehouse.ml.recommend`.
+On a run date whose decision (ml_retraining_decisions) is to retrain the recommender: every
+method (popular, category_popular, item_knn, ALS at every point of var als_grid) is fitted on
+the interactions before the validation period and scored on it; the best ALS settings and the
+method with the best precision@k there are chosen (`is_shipped`). Then every method is fitted
+once on the interactions before recommendation_cutoff and reported on the holdout after it.
+Both periods report all users, users with history and cold-start users. All of it lands in
+one MLflow run; ml_product_recommendations adds the shipped method's final model to that run
+and registers it. On other dates it adds nothing and says why. The work is in
+`lakehouse.ml.recommend`.
 """
 
+import json
+
+from lakehouse.errors import DataConditionError
 from lakehouse.ml import recommend, retraining, tracking
 from lakehouse.ml.connect import progress
+from lakehouse.ml.propensity import grid
 from lakehouse.platform.config import Settings
 
 SCHEMA = """
-    run_date date, method string, k int, precision_at_k double, recall_at_k double,
-    coverage double, users_evaluated bigint, training_seconds double, mlflow_run_id string
+    run_date date, evaluation_period string, method string, user_segment string, k int,
+    precision_at_k double, precision_at_k_ci_low double, precision_at_k_ci_high double,
+    recall_at_k double, coverage double, users_evaluated bigint, training_seconds double,
+    parameters string, is_shipped boolean, mlflow_run_id string
 """
+
+
+def _row(run_date, period, method, segment, k, found, seconds, params, shipped, run_id):
+    return (
+        run_date, period, method, segment, k, found["precision_at_k"],
+        found["precision_ci_low"], found["precision_ci_high"], found["recall_at_k"],
+        found["coverage"], int(found["users_evaluated"]), float(seconds),
+        json.dumps(params, sort_keys=True), shipped, run_id,
+    )  # fmt: skip
 
 
 def model(dbt, session):
@@ -25,43 +42,54 @@ def model(dbt, session):
 
     dbt.config(materialized="incremental", incremental_strategy="append")
     name = dbt.config.meta_get("registered_model_name")
+    windows = dbt.ref("ml_run_windows")
     run_date = retraining.date_to_train(
-        dbt, session, dbt.ref("ml_run_windows"), dbt.ref("ml_retraining_decisions"), name,
+        dbt, session, windows, dbt.ref("ml_retraining_decisions"), name,
         dbt.config.meta_get("force_retrain"), "recommend",
     )  # fmt: skip
     if run_date is None:
         return session.createDataFrame([], SCHEMA)
 
+    products = dbt.ref("slv_products")
+    val_before = dbt.ref("slv_user_product_interactions_before_validation")
+    val_truth = dbt.ref("slv_user_product_conversions_in_validation")
     before = dbt.ref("slv_user_product_interactions_before_cutoff")
     truth = dbt.ref("slv_user_product_conversions_after_cutoff")
-    params = dbt.config.meta_get("als_params")
-    min_products = dbt.config.meta_get("min_products")
+    als_grid = grid(dbt.config.meta_get("als_grid"))
+    min_products = int(dbt.config.meta_get("min_products"))
     k = int(dbt.config.meta_get("k"))
+    seed = int(dbt.config.meta_get("seed"))
     tracking.configure(Settings.from_env(), dbt.config.meta_get("experiment"))
+    if val_truth.limit(1).count() == 0:
+        found = retraining.windows(windows)["recommendation_validation"]
+        raise DataConditionError(
+            f"no new carts or purchases from {found['start_date']} to {found['end_date']} (the "
+            f"recommender's validation period of run date {run_date}) to choose a recommender "
+            "on: choose another run_date, or change recommendation_holdout_days"
+        )
 
-    users = truth.select("user_id").distinct()
-    popular = recommend.popular_products(before, limit=100)
-    catalogue = before.select("product_id").distinct().count()
-    als, seconds = recommend.fit_als(before, params, seed=int(dbt.config.meta_get("seed")))
-    rows = []
-    with mlflow.start_run(run_name=f"als recommender {run_date}") as run:
+    with mlflow.start_run(run_name=f"recommender {run_date}") as run:
         mlflow.set_tags({"pipeline": "product_recommendations", "stage": "evaluation",
                          "run_date": str(run_date)})  # fmt: skip
-        mlflow.log_params({**params, "min_products": min_products, "k": k})
-        for method, fitted in (("als", als), ("popular", None)):
-            recs = recommend.recommend(fitted, before, users, popular, min_products, k)
-            found = recommend.evaluate(recs, truth, catalogue, k)
-            progress(
-                "recommend",
-                f"evaluated {method}: precision@{k} "
-                f"{found['precision_at_k']:.4f} over {int(found['users_evaluated'])} users",
-            )
-            mlflow.log_metrics({f"{method}_{key}": value for key, value in found.items()})
-            rows.append((
-                run_date, method, k, found["precision_at_k"], found["recall_at_k"],
-                found["coverage"], int(found["users_evaluated"]), seconds if fitted else 0.0,
-                run.info.run_id,
-            ))  # fmt: skip
-        mlflow.log_metric("evaluation_training_seconds", seconds)
-    recommend.release(als)
+        chosen = recommend.validate(val_before, val_truth, products, als_grid, min_products, k,
+                                    seed)  # fmt: skip
+        shipped = chosen["shipped"]
+        progress("recommend", f"{shipped} is the best on validation: it ships")
+        held_out = recommend.report(before, truth, products, chosen["params"]["als"],
+                                    min_products, k, seed)  # fmt: skip
+        mlflow.log_params({**chosen["params"]["als"], "als_grid": json.dumps(als_grid),
+                           "min_products": min_products, "k": k,
+                           "shipped_method": shipped})  # fmt: skip
+        mlflow.log_dict({"als_search": chosen["als_search"]}, "als_search.json")
+        rows = []
+        for method in recommend.METHODS:
+            params = chosen["params"][method]
+            periods = {"validation": (chosen["figures"][method], 0.0),
+                       "holdout": held_out[method]}  # fmt: skip
+            for period, (segments, seconds) in periods.items():
+                for segment, found in segments.items():
+                    prefix = f"{period}_{method}_{segment}"
+                    mlflow.log_metrics({f"{prefix}_{key}": value for key, value in found.items()})
+                    rows.append(_row(run_date, period, method, segment, k, found, seconds,
+                                     params, method == shipped, run.info.run_id))  # fmt: skip
     return session.createDataFrame(rows, SCHEMA)

@@ -1,7 +1,8 @@
-"""The propensity model's figures, as plain functions of (labels, probabilities) arrays, so that
+"""The models' figures, as plain functions of (labels, probabilities) arrays, so that
 each can be checked by hand (tests/test_evaluation.py): calibration (the class-weight odds
 correction, the Brier score, the expected calibration error and its reliability table), the
-decision threshold chosen on validation, and the gate's paired bootstrap of a gain.
+decision threshold chosen on validation, the gate's paired bootstrap of a gain, and the
+recommenders' precision@k and recall@k with an interval.
 
 Why the odds correction: the models are fitted with balanced class weights (`class_weight`,
 positives weighted w1, negatives w0), so they estimate the odds of the *weighted* data,
@@ -142,3 +143,27 @@ def decile_table(labels, probabilities) -> list[dict]:
                      "buying_rate": rate, "lift": rate / overall if overall else 0.0,
                      "cumulative_capture": captured / total if total else 0.0})  # fmt: skip
     return rows
+
+
+def ranking_metrics(groups, k: int, resamples: int = 1000, seed: int = 0,
+                    level: float = 0.95) -> dict:  # fmt: skip
+    """A recommender's figures over the users it is evaluated on, from `groups`: (hits,
+    relevant, users) rows, `users` users having `hits` of their `relevant` products among
+    their k recommendations (every user counted has at least one relevant product).
+    precision@k = mean of hits / k, recall@k = mean of hits / relevant, and the percentile
+    interval of precision@k over `resamples` draws of the users with replacement (drawn as
+    multinomial counts of the groups, which is the same thing for a mean)."""
+    rows = [(int(h), int(r), int(n)) for h, r, n in groups if n]
+    users = sum(n for _, _, n in rows)
+    if not users:
+        return {"precision_at_k": 0.0, "recall_at_k": 0.0, "users_evaluated": 0,
+                "precision_ci_low": 0.0, "precision_ci_high": 0.0}  # fmt: skip
+    counts = np.array([n for _, _, n in rows], dtype=float)
+    precision = np.array([h / k for h, _, _ in rows])
+    recall = np.array([h / r for h, r, _ in rows])
+    draws = np.random.default_rng(seed).multinomial(users, counts / users, size=resamples)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(draws @ precision / users, [tail, 100 - tail])
+    return {"precision_at_k": float(counts @ precision / users),
+            "recall_at_k": float(counts @ recall / users), "users_evaluated": users,
+            "precision_ci_low": float(low), "precision_ci_high": float(high)}  # fmt: skip

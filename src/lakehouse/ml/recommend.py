@@ -1,20 +1,27 @@
-"""Product recommendations: implicit-feedback ALS, a popularity baseline, top-k per user.
+"""Product recommendations: four methods compared, the best on validation shipped, top-k per
+user.
 
 The dbt Python models `ml_recommender_evaluation` and `ml_product_recommendations` call this
-module. ALS (`implicitPrefs=True`) learns from the interaction strengths of
-`slv_user_product_*` (the seed's event weights summed per user and product; the confidence is
-1 + alpha * strength). Recommendations never repeat a product the user already interacted
-with.
+module. The methods (METHODS), simplest first:
+- `popular`: the products most users carted or bought, the same for everyone;
+- `category_popular`: no training; a user's share of interaction strength in a category times
+  the product's share of the category's popularity;
+- `item_knn`: products similar to the user's strongest products, by the cosine of the users
+  who touched both, summed;
+- `als`: implicit-feedback ALS (`implicitPrefs=True`) on the interaction strengths of
+  `slv_user_product_*` (the seed's event weights summed per user and product; the confidence
+  is 1 + alpha * strength).
+Recommendations never repeat a product the user already interacted with. A user a method
+cannot serve (no history; for ALS fewer than `min_products` products, or unseen by the fit)
+gets the most popular products they have not touched, marked `source = 'popular'`, and short
+lists are topped up the same way. Popularity = distinct users who carted or bought the product.
 
-Cold start: users with fewer than `min_products` distinct products, and users or products
-ALS never saw (`coldStartStrategy="drop"`), get the most popular products they have not
-interacted with instead, marked `source = 'popular'`; ALS users whose filtered list is short
-are topped up the same way. Popularity = distinct users who carted or bought the product.
-
-Evaluation (time split): fit on interactions before `recommendation_cutoff`, recommend, and
-compare with the new products each user carted or bought from the cutoff on: precision@k,
-recall@k (averaged over users with at least one such product) and catalogue coverage (share
-of the training catalogue recommended to anyone).
+Evaluation (time splits, docs/ml.md): each method is fitted on the interactions before a
+period and checked against the new products each user carted or bought in it: precision@k
+(with a 95% bootstrap interval), recall@k (averaged over users with at least one such product)
+and catalogue coverage. The validation period (the days before `recommendation_cutoff`) picks
+ALS's settings and the method that ships; the holdout (from the cutoff to the run date) then
+reports every method once, for all users, users with history and cold-start users.
 """
 
 from __future__ import annotations
@@ -66,18 +73,20 @@ def load(model_name: str, version: int | str):
     return ALSModel.load(tracking.model_location(model_name, str(version)))
 
 
-def popular_products(interactions, limit: int):
-    """The `limit` most popular products: (product_id, popularity, popularity_rank)."""
+def popular_products(interactions, limit: int | None):
+    """The `limit` most popular products: (product_id, popularity, popularity_rank); with no
+    limit, every carted or bought product's (product_id, popularity)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     converted = interactions.where((F.col("n_carts") > 0) | (F.col("n_purchases") > 0))
     counts = converted.groupBy("product_id").agg(F.countDistinct("user_id").alias("popularity"))
+    counts = counts.withColumn("popularity", F.col("popularity").cast("double"))
+    if limit is None:
+        return counts
     order = Window.orderBy(F.desc("popularity"), F.asc("product_id"))
-    return (
-        counts.withColumn("popularity_rank", F.row_number().over(order))
-        .where(F.col("popularity_rank") <= limit)
-        .withColumn("popularity", F.col("popularity").cast("double"))
+    return counts.withColumn("popularity_rank", F.row_number().over(order)).where(
+        F.col("popularity_rank") <= limit
     )
 
 
@@ -126,11 +135,146 @@ def _als_candidates(model, warm, seen, k: int):
     return first.join(short.select("user_id"), "user_id", "left_anti").unionByName(deep)
 
 
-def recommend(model, interactions, users, popular, min_products: int, k: int):
-    """Top-k new products per user of `users` (a DataFrame with user_id): ALS where the user
-    has at least `min_products` products in `interactions`, popular products otherwise or to
-    fill up (only popular products when `model` is None: the baseline). Columns: user_id,
-    recommendation_rank, product_id, score, source.
+# The methods compared by ml_recommender_evaluation, simplest first; each can ship.
+METHODS = ("popular", "category_popular", "item_knn", "als")
+# category_popular: a user's strongest categories kept, and the best products of a category.
+CATEGORIES_PER_USER = 10
+PRODUCTS_PER_CATEGORY = 25
+# item_knn: a user's strongest products used (bounds the pairs a heavy user adds: n^2), and
+# the most similar products kept per product.
+KNN_HISTORY = 50
+KNN_NEIGHBOURS = 50
+
+
+def fit(method: str, interactions, products, params: dict, seed: int):
+    """(fitted, seconds) for `method` on `interactions` (user_id, product_id,
+    interaction_strength, n_carts, n_purchases); `products` (product_id, category_id) is read
+    by category_popular, `params` by ALS. popular learns nothing (None); category_popular
+    ranks products within their category; item_knn finds each product's most similar products
+    (cosine of the users who touched them); ALS factorises the interactions."""
+    if method == "popular":
+        return None, 0.0
+    started = time.perf_counter()
+    if method == "category_popular":
+        fitted = _category_popularity(interactions, products).localCheckpoint(eager=True)
+    elif method == "item_knn":
+        fitted = _item_neighbours(interactions).localCheckpoint(eager=True)
+    elif method == "als":
+        return fit_als(interactions, params, seed)
+    else:
+        raise ValueError(f"unknown recommender method {method!r}; one of {', '.join(METHODS)}")
+    seconds = time.perf_counter() - started
+    progress("recommend", f"{method} fitted in {seconds:.1f} s")
+    return fitted, seconds
+
+
+def _category_popularity(interactions, products):
+    """Each product's share of its category's popularity (distinct users who carted or bought
+    it), the best PRODUCTS_PER_CATEGORY per category: (category_id, product_id, product_share)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    counts = popular_products(interactions, limit=None).join(
+        products.select("product_id", "category_id"), "product_id"
+    )
+    category = Window.partitionBy("category_id")
+    order = category.orderBy(F.desc("popularity"), F.asc("product_id"))
+    return (
+        counts.withColumn("product_share", F.col("popularity") / F.sum("popularity").over(category))
+        .withColumn("rank", F.row_number().over(order))
+        .where(F.col("rank") <= PRODUCTS_PER_CATEGORY)
+        .select("category_id", "product_id", "product_share")
+    )
+
+
+def _strongest(interactions, limit: int):
+    """Each user's `limit` strongest products: (user_id, product_id, interaction_strength)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    order = Window.partitionBy("user_id").orderBy(
+        F.desc("interaction_strength"), F.asc("product_id")
+    )
+    return (
+        interactions.select("user_id", "product_id", "interaction_strength")
+        .withColumn("rank", F.row_number().over(order))
+        .where(F.col("rank") <= limit)
+        .drop("rank")
+    )
+
+
+def _item_neighbours(interactions):
+    """Cosine similarity of products over the users who touched them (each user's
+    KNN_HISTORY strongest products), the KNN_NEIGHBOURS best per product:
+    (product_id, neighbour_id, similarity)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    basket = _strongest(interactions, KNN_HISTORY).select("user_id", "product_id")
+    users_of = basket.groupBy("product_id").agg(F.count("*").alias("n"))
+    pairs = (
+        basket.alias("a")
+        .join(basket.alias("b"), "user_id")
+        .where(F.col("a.product_id") != F.col("b.product_id"))
+        .groupBy(F.col("a.product_id").alias("product_id"),
+                 F.col("b.product_id").alias("neighbour_id"))
+        .agg(F.count("*").alias("together"))
+    )  # fmt: skip
+    order = Window.partitionBy("product_id").orderBy(F.desc("similarity"), F.asc("neighbour_id"))
+    return (
+        pairs.join(users_of.alias("na"), "product_id")
+        .join(users_of.select(F.col("product_id").alias("neighbour_id"), F.col("n").alias("nb")),
+              "neighbour_id")
+        .withColumn("similarity", F.col("together") / F.sqrt(F.col("n") * F.col("nb")))
+        .withColumn("rank", F.row_number().over(order))
+        .where(F.col("rank") <= KNN_NEIGHBOURS)
+        .select("product_id", "neighbour_id", "similarity")
+    )  # fmt: skip
+
+
+def _category_candidates(fitted, interactions, products, warm):
+    """category_popular's products for the `warm` users: (user_id, product_id, score), score =
+    the user's share of strength in the category x the product's share of the category."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    per_category = (
+        interactions.join(warm.select("user_id"), "user_id")
+        .join(products.select("product_id", "category_id"), "product_id")
+        .groupBy("user_id", "category_id")
+        .agg(F.sum("interaction_strength").alias("strength"))
+    )
+    user = Window.partitionBy("user_id")
+    strongest = user.orderBy(F.desc("strength"), F.asc("category_id"))
+    shares = (
+        per_category.withColumn("user_share", F.col("strength") / F.sum("strength").over(user))
+        .withColumn("rank", F.row_number().over(strongest))
+        .where(F.col("rank") <= CATEGORIES_PER_USER)
+    )
+    return shares.join(F.broadcast(fitted), "category_id").select(
+        "user_id", "product_id", (F.col("user_share") * F.col("product_share")).alias("score")
+    )
+
+
+def _knn_candidates(fitted, interactions, warm):
+    """item_knn's products for the `warm` users: (user_id, product_id, score), score = the
+    summed similarity to the user's KNN_HISTORY strongest products."""
+    from pyspark.sql import functions as F
+
+    history = _strongest(interactions.join(warm.select("user_id"), "user_id"), KNN_HISTORY)
+    return (
+        history.join(fitted, "product_id")
+        .groupBy("user_id", F.col("neighbour_id").alias("product_id"))
+        .agg(F.sum("similarity").alias("score"))
+    )
+
+
+def recommend(method, fitted, interactions, products, users, popular, min_products, k):
+    """Top-k new products per user of `users` (a DataFrame with user_id) by `method` (fitted by
+    `fit`): its products for the users it can serve, popular products for the others and to
+    fill short lists (only popular products for `popular`, the baseline). ALS serves users with
+    at least `min_products` products in `interactions`, the baselines users with one. Columns:
+    user_id, recommendation_rank, product_id, score, source (the method, or `popular`).
 
     Candidates stay small: a user who has seen n products needs at most k + n of any ranked
     list to keep k unseen ones, so each user is paired only with that many popular products,
@@ -152,16 +296,24 @@ def recommend(model, interactions, users, popular, min_products: int, k: int):
         F.col("popularity_rank").alias("priority"),
     )
     candidates = fill
-    if model is not None:
-        warm = users.where(F.col("n") >= min_products).select(
-            F.col("user_id").cast("int").alias("user_id"), "n"
-        )
-        als = _als_candidates(model, warm, seen, k).select(
-            "*", F.lit("als").alias("source"), F.lit(0).alias("priority")
-        )
-        candidates = als.unionByName(fill)
+    if method != "popular":
+        needed = min_products if method == "als" else 1
+        warm = users.where(F.col("n") >= needed)
+        if method == "als":
+            found = _als_candidates(
+                fitted, warm.select(F.col("user_id").cast("int").alias("user_id"), "n"), seen, k
+            )
+        elif method == "category_popular":
+            found = _category_candidates(fitted, interactions, products, warm)
+        else:
+            found = _knn_candidates(fitted, interactions, warm)
+        candidates = found.select(
+            "user_id", "product_id", F.col("score").cast("double").alias("score"),
+            F.lit(method).alias("source"), F.lit(0).alias("priority"),
+        ).unionByName(fill)  # fmt: skip
     candidates = candidates.join(seen, ["user_id", "product_id"], "left_anti")
-    # One row per product (ALS first), then the best k: ALS by score, then popular by rank.
+    # One row per product (the method's first), then the best k: the method's by score, then
+    # popular by rank.
     best_source = Window.partitionBy("user_id", "product_id").orderBy("priority")
     ordering = Window.partitionBy("user_id").orderBy(
         F.asc("priority"), F.desc("score"), F.asc("product_id")
@@ -175,29 +327,114 @@ def recommend(model, interactions, users, popular, min_products: int, k: int):
     )
 
 
-def evaluate(recommendations, truth, catalogue_size: int, k: int) -> dict[str, float]:
-    """precision@k, recall@k over users with at least one relevant product, and coverage."""
+SEGMENTS = ("all", "with_history", "cold_start")
+
+
+def label_segments(truth, before):
+    """`truth` (user_id, product_id: the relevant products) with each user's `user_segment`:
+    `with_history` when the user has an interaction in `before` (the training interactions),
+    else `cold_start`."""
     from pyspark.sql import functions as F
 
-    relevant = truth.groupBy("user_id").agg(F.count("*").alias("n_relevant"))
+    known = before.select("user_id").distinct().withColumn("known", F.lit(True))
+    return truth.select("user_id", "product_id").join(known, "user_id", "left").select(
+        "user_id", "product_id",
+        F.when(F.col("known"), "with_history").otherwise("cold_start").alias("user_segment"),
+    )  # fmt: skip
+
+
+def evaluate(recommendations, truth, catalogue_size: int, k: int, seed: int = 0) -> dict:
+    """{segment: figures} for each of SEGMENTS, over the users of `truth` (label_segments):
+    precision@k and recall@k with a 95% interval of precision@k
+    (lakehouse.ml.evaluation.ranking_metrics), the users evaluated, and coverage: the share of
+    the catalogue recommended to them. Two queries, whatever the number of segments."""
+    from pyspark.sql import functions as F
+
+    from lakehouse.ml import evaluation
+
+    relevant = truth.groupBy("user_id", "user_segment").agg(F.count("*").alias("relevant"))
     hits = (
         recommendations.join(truth.select("user_id", "product_id"), ["user_id", "product_id"])
         .groupBy("user_id")
         .agg(F.count("*").alias("hits"))
     )
-    per_user = relevant.join(hits, "user_id", "left").fillna(0, ["hits"])
-    row = per_user.agg(
-        F.avg(F.col("hits") / k).alias("precision"),
-        F.avg(F.col("hits") / F.col("n_relevant")).alias("recall"),
-        F.count("*").alias("users"),
-    ).first()
-    covered = recommendations.select("product_id").distinct().count()
+    groups = (
+        relevant.join(hits, "user_id", "left")
+        .fillna(0, ["hits"])
+        .groupBy("user_segment", "hits", "relevant")
+        .count()
+        .collect()
+    )
+    covered = {
+        r.user_segment or "all": r.products
+        for r in recommendations.join(relevant.select("user_id", "user_segment"), "user_id")
+        .rollup("user_segment")
+        .agg(F.countDistinct("product_id").alias("products"))
+        .collect()
+    }  # fmt: skip
+    found = {}
+    for segment in SEGMENTS:
+        rows = [(g.hits, g.relevant, g["count"]) for g in groups
+                if segment == "all" or g.user_segment == segment]  # fmt: skip
+        found[segment] = evaluation.ranking_metrics(rows, k, seed=seed)
+        share = covered.get(segment, 0) / catalogue_size if catalogue_size else 0.0
+        found[segment]["coverage"] = share
+    return found
+
+
+def _evaluate_method(method, params, before, truth, products, min_products, k,
+                     seed) -> tuple[dict, float]:  # fmt: skip
+    """Fits `method` on `before`, recommends to the users of `truth` (label_segments) and
+    scores it: ({segment: figures}, fit seconds)."""
+    fitted, seconds = fit(method, before, products, params, seed)
+    popular = popular_products(before, limit=100)
+    users = truth.select("user_id").distinct()
+    recs = recommend(method, fitted, before, products, users, popular, min_products, k)
+    recs = recs.localCheckpoint(eager=True)
+    if method == "als":
+        release(fitted)
+    catalogue = before.select("product_id").distinct().count()
+    found = evaluate(recs, truth, catalogue, k, seed)
+    progress("recommend", f"{method}: precision@{k} {found['all']['precision_at_k']:.4f} over "
+                          f"{found['all']['users_evaluated']:,} users")  # fmt: skip
+    return found, seconds
+
+
+def validate(before, truth, products, als_grid: list[dict], min_products: int, k: int,
+             seed: int) -> dict:  # fmt: skip
+    """Every method on the validation period (`before`: its training interactions, `truth`: its
+    new conversions), ALS at every point of `als_grid`. Returns {"figures": {method: {segment:
+    figures}}, "params": {method: its parameters, ALS's best grid point}, "als_search": [every
+    point's figures], "shipped": the method with the best precision@k over all users (the
+    simplest on a tie)}."""
+    truth = label_segments(truth, before).localCheckpoint(eager=True)
+    figures, params_of, search = {}, {}, []
+    for method in METHODS:
+        for params in als_grid if method == "als" else [{}]:
+            found = _evaluate_method(method, params, before, truth, products, min_products, k,
+                                     seed)[0]  # fmt: skip
+            if method == "als":
+                search.append({**params, **found["all"]})
+            best = figures.get(method)
+            if best is None or found["all"]["precision_at_k"] > best["all"]["precision_at_k"]:
+                figures[method], params_of[method] = found, params
+    shipped = max(METHODS, key=lambda m: (figures[m]["all"]["precision_at_k"], -METHODS.index(m)))
+    return {"figures": figures, "params": params_of, "als_search": search, "shipped": shipped}
+
+
+def report(before, truth, products, als_params: dict, min_products: int, k: int,
+           seed: int) -> dict:  # fmt: skip
+    """Every method once on the holdout, ALS with the settings chosen on validation: {method:
+    ({segment: figures}, fit seconds)}."""
+    truth = label_segments(truth, before).localCheckpoint(eager=True)
     return {
-        "precision_at_k": float(row.precision or 0.0),
-        "recall_at_k": float(row.recall or 0.0),
-        "coverage": covered / catalogue_size if catalogue_size else 0.0,
-        "users_evaluated": float(row.users),
-    }
+        method: _evaluate_method(method, als_params if method == "als" else {}, before, truth,
+                                 products, min_products, k, seed)
+        for method in METHODS
+    }  # fmt: skip
 
 
-__all__ = ["evaluate", "fit_als", "load", "popular_products", "recommend", "release"]
+__all__ = [
+    "METHODS", "SEGMENTS", "evaluate", "fit", "fit_als", "label_segments", "load",
+    "popular_products", "recommend", "release", "report", "validate",
+]  # fmt: skip

@@ -3,10 +3,12 @@
 A SQLite store and an artifact folder under the state folder (or MLFLOW_TRACKING_URI and
 LAKEHOUSE_ARTIFACT_ROOT), one experiment per pipeline. Spark models cannot go through
 `mlflow.spark` from a Spark Connect client (it needs Py4J), so the server saves a fitted model
-straight into the active run's artifact location, as its `spark_model` artifacts, and the
-registered version points there; loading a version has the server read that location. Model
-files never pass through the dbt machine's disk, so the same code works when the server is a
-cluster's driver. The champion is the registered version holding the alias `champion`.
+straight into the active run's artifact location, as its `spark_model` artifacts; loading a
+version has the server read it there, so the pipeline works the same when the server is a
+cluster's driver. A propensity version is a full MLflow model that wraps a copy of that folder
+(lakehouse.ml.pyfunc, copied through MLflow's client) and also loads with
+`mlflow.pyfunc.load_model` anywhere. The champion is the registered version holding the alias
+`champion`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from lakehouse.platform.config import Settings
 
 CHAMPION = "champion"
 MODEL_ARTIFACT = "spark_model"
+RECOMMENDER_ARTIFACT = "recommender"
+SPARK_MODEL_PATH = "spark_model_path"  # version tag: the Spark model inside an MLflow model
 FEATURE_REFERENCE = "feature_reference.json"
 
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -63,15 +67,30 @@ def log_spark_model(model) -> str:
     return location
 
 
-def register(name: str, run_id: str, tags: dict[str, str], description: str = ""):
-    """Register the run's `spark_model` artifacts as a new version of `name`."""
+def log_recommender_description(method: str, params: dict) -> str:
+    """A recommender that learns nothing ahead (a baseline fitted on the day's interactions) as
+    the active run's `recommender` artifacts: its method and parameters. Returns the folder."""
+    import mlflow
+
+    mlflow.log_dict({"method": method, "params": params}, f"{RECOMMENDER_ARTIFACT}/method.json")
+    return RECOMMENDER_ARTIFACT
+
+
+def register(name: str, run_id: str, tags: dict[str, str], description: str = "",
+             artifact: str = MODEL_ARTIFACT, source: str = ""):  # fmt: skip
+    """Register a new version of `name`: the MLflow model at `source` (a `models:/m-...` URI;
+    its Spark model is then `artifacts/spark_model` inside it, tag `spark_model_path`), else
+    the run's `artifact` folder (the `spark_model` by default)."""
     import mlflow
     from mlflow import MlflowClient
 
     client = MlflowClient()
     if client.search_registered_models(filter_string=f"name = '{name}'") == []:
         client.create_registered_model(name, description=description or "Spark ML model")
-    source = f"{mlflow.get_run(run_id).info.artifact_uri}/{MODEL_ARTIFACT}"
+    if source:
+        tags = {**tags, SPARK_MODEL_PATH: f"artifacts/{MODEL_ARTIFACT}"}
+    else:
+        source = f"{mlflow.get_run(run_id).info.artifact_uri}/{artifact}"
     return client.create_model_version(name, source=source, run_id=run_id, tags=tags)
 
 
@@ -131,7 +150,12 @@ def promote(name: str, version: str) -> None:
 
 
 def model_location(name: str, version: str) -> str:
-    """Where a registered version's Spark model lives, as a path for the server's `load`."""
+    """Where a registered version's Spark model lives, as a path for the server's `load`: the
+    version's folder, or the `spark_model_path` inside it (a version that is an MLflow
+    model)."""
     from mlflow import MlflowClient
 
-    return spark_location(MlflowClient().get_model_version_download_uri(name, version))
+    client = MlflowClient()
+    folder = client.get_model_version_download_uri(name, version)
+    inside = client.get_model_version(name, version).tags.get(SPARK_MODEL_PATH)
+    return spark_location(f"{folder.rstrip('/')}/{inside}" if inside else folder)

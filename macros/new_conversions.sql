@@ -1,0 +1,28 @@
+{#-
+    The body of a conversions model: what a recommender evaluation checks against. One row per
+    user and product over the rows of the `product_days` CTE (slv_user_product_daily, already
+    cut to the evaluated days) with a cart or a purchase, for products the user had not touched
+    in `earlier` (the evaluation's training interactions): recommendations never repeat what
+    the user has seen. Shared by the validation and the holdout period.
+-#}
+{% macro new_conversions(product_days, earlier) -%}
+    select
+        -- ids
+        {{ product_days }}.user_id,
+        {{ product_days }}.product_id,
+
+        -- measures
+        sum({{ product_days }}.n_carts) as n_carts,
+        sum({{ product_days }}.n_purchases) as n_purchases,
+
+        -- timestamps
+        min({{ product_days }}.first_interaction_at) as first_conversion_at
+
+    from {{ product_days }}
+    left anti join {{ earlier }}
+        on
+            {{ product_days }}.user_id = {{ earlier }}.user_id
+            and {{ product_days }}.product_id = {{ earlier }}.product_id
+    where {{ product_days }}.n_carts > 0 or {{ product_days }}.n_purchases > 0
+    group by {{ product_days }}.user_id, {{ product_days }}.product_id
+{%- endmacro %}
