@@ -76,6 +76,7 @@ class Candidate:
     threshold_rule: str = ""  # how validation_threshold was chosen (finalists)
     # (labels, probabilities) on the validation fold, ordered by user: the gate's comparison
     validation_scores: tuple | None = field(default=None, repr=False)
+    model_uri: str = ""  # the finalist's MLflow model (lakehouse.ml.pyfunc): what is registered
 
     def row(self, run_date) -> dict:
         return {
@@ -305,6 +306,7 @@ class Search:
     purchase_value: float | None = None  # with contact_cost: the expected-profit threshold
     contact_cost: float | None = None
     threshold_rule: str = ""
+    example: object = None  # a few test rows' raw features (pandas): the models' input example
 
 
 def _search(spark, data, training_table, config, model_name, seed, training_set):
@@ -323,6 +325,8 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
                    "run_date": str(config["run_date"])},
     )  # fmt: skip
     search.n_fit_users = search.fit_rows.count()
+    search.example = (training_set.where(F.col("split") == "test").orderBy("user_id")
+                      .select(*FEATURES).limit(5).toPandas())  # fmt: skip
     fitted_on = training_set.where(
         (F.col("split") == "train") & (F.col("split_bucket") % VALIDATION_FOLD != 0)
     )
@@ -413,6 +417,8 @@ def _final(search: Search, best: Candidate, model) -> Candidate:
     unseen), scored once on the test split and saved as its own run's model; releases it."""
     import mlflow
 
+    from lakehouse.ml import pyfunc
+
     algorithm = best.algorithm
     try:
         with mlflow.start_run(run_name=f"{algorithm} final", nested=True) as run:
@@ -432,6 +438,11 @@ def _final(search: Search, best: Candidate, model) -> Candidate:
             log_curves(labels, probs, f"{algorithm} (test)")
             log_importances(model, algorithm, search.feature_std)
             tracking.log_spark_model(model)
+            model_uri = pyfunc.log_model(
+                run.info.run_id, algorithm, FEATURES, search.correction,
+                found.get("validation_threshold", 0.5),
+                search.example, search.data_tags,
+            )  # fmt: skip
     finally:
         release(model)
     progress("propensity", f"final {algorithm}: test AUC-PR "
@@ -440,7 +451,7 @@ def _final(search: Search, best: Candidate, model) -> Candidate:
              f"and {found.get('test_ece', float('nan')):.4f} after")  # fmt: skip
     return Candidate(algorithm, "final", best.params, found, best.training_seconds,
                      run.info.run_id, threshold_rule=search.threshold_rule,
-                     validation_scores=best.validation_scores)  # fmt: skip
+                     validation_scores=best.validation_scores, model_uri=model_uri)  # fmt: skip
 
 
 def _baseline(search: Search) -> Candidate:
@@ -472,7 +483,7 @@ def gate(spark, search: Search, winner: Candidate, model_name: str,
          "odds_correction": repr(winner.metrics.get("odds_correction", 1.0)),
          "threshold": repr(winner.metrics.get("validation_threshold", 0.5)),
          "threshold_rule": winner.threshold_rule},
-        "Purchase propensity (Spark ML classifier)",
+        "Purchase propensity (Spark ML classifier)", source=winner.model_uri,
     )  # fmt: skip
     winner.registered_version = int(version.version)
 
