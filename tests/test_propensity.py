@@ -243,6 +243,37 @@ def test_the_champion_is_an_mlflow_model_that_predicts_in_a_fresh_process(
     assert out["label"] == [int(p >= threshold) for p in out["probability"]]
 
 
+def test_the_decile_tables_are_a_gold_table(project_build, spark, mlflow_client):
+    """gold.ml_propensity_deciles holds each finalist's logged decile table: ten deciles that
+    add up to the test split, the most likely first."""
+    import mlflow
+
+    rows = spark.table("gold.ml_propensity_deciles").where("run_date = date'2019-11-30'")
+    tabled = {r.mlflow_run_id for r in rows.select("mlflow_run_id").distinct().collect()}
+    finals = [
+        r
+        for r in _candidates(spark)
+        if r["stage"] == "final"
+        and r["run_date"] == date(2019, 11, 30)
+        and r["mlflow_run_id"] in tabled
+    ]
+    assert {r["algorithm"] for r in finals} == set(propensity.ALGORITHMS)
+    test = spark.table("gold.ml_user_training_set").where(
+        "split = 'test' and run_date = date'2019-11-30'"
+    )
+    users, buyers = test.count(), test.where("label = 1").count()
+    for final in finals:
+        deciles = sorted(rows.where(f"mlflow_run_id = '{final['mlflow_run_id']}'").collect(),
+                         key=lambda r: r.decile)  # fmt: skip
+        assert [r.decile for r in deciles] == list(range(1, 11))
+        assert sum(r.users for r in deciles) == users
+        assert sum(r.buyers for r in deciles) == buyers
+        assert deciles[0].lift > 1 > deciles[-1].lift
+        assert deciles[-1].cumulative_capture == pytest.approx(1.0)
+        logged = mlflow.artifacts.load_dict(f"runs:/{final['mlflow_run_id']}/decile_table.json")
+        assert [d["buyers"] for d in logged["deciles"]] == [r.buyers for r in deciles]
+
+
 def test_an_equal_model_fails_the_gate_and_keeps_the_champion(project_build, spark,
                                                               mlflow_client, dbt):  # fmt: skip
     before = mlflow_client.get_model_version_by_alias(MODEL, "champion").version
@@ -342,34 +373,3 @@ def test_an_artifact_location_spark_cannot_write_is_refused_with_advice():
         tracking.spark_location("mlflow-artifacts:/1/abc/artifacts/spark_model")
     for usable in ("file:///tmp/mlflow/1/abc/artifacts/spark_model", "s3://bucket/mlflow/x"):
         assert tracking.spark_location(usable) == usable
-
-
-def test_the_decile_tables_are_a_gold_table(project_build, spark, mlflow_client):
-    """gold.ml_propensity_deciles holds each finalist's logged decile table: ten deciles that
-    add up to the test split, the most likely first."""
-    import mlflow
-
-    rows = spark.table("gold.ml_propensity_deciles").where("run_date = date'2019-11-30'")
-    tabled = {r.mlflow_run_id for r in rows.select("mlflow_run_id").distinct().collect()}
-    finals = [
-        r
-        for r in _candidates(spark)
-        if r["stage"] == "final"
-        and r["run_date"] == date(2019, 11, 30)
-        and r["mlflow_run_id"] in tabled
-    ]
-    assert {r["algorithm"] for r in finals} == set(propensity.ALGORITHMS)
-    test = spark.table("gold.ml_user_training_set").where(
-        "split = 'test' and run_date = date'2019-11-30'"
-    )
-    users, buyers = test.count(), test.where("label = 1").count()
-    for final in finals:
-        deciles = sorted(rows.where(f"mlflow_run_id = '{final['mlflow_run_id']}'").collect(),
-                         key=lambda r: r.decile)  # fmt: skip
-        assert [r.decile for r in deciles] == list(range(1, 11))
-        assert sum(r.users for r in deciles) == users
-        assert sum(r.buyers for r in deciles) == buyers
-        assert deciles[0].lift > 1 > deciles[-1].lift
-        assert deciles[-1].cumulative_capture == pytest.approx(1.0)
-        logged = mlflow.artifacts.load_dict(f"runs:/{final['mlflow_run_id']}/decile_table.json")
-        assert [d["buyers"] for d in logged["deciles"]] == [r.buyers for r in deciles]
