@@ -5,9 +5,11 @@ hand-worked example."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import date
 from itertools import product
+from pathlib import Path
 
 import pytest
 
@@ -98,17 +100,22 @@ def test_the_shipped_method_is_registered_as_the_champion_and_recommends(evaluat
     assert run.data.params["shipped_method"] == shipped.method
     for method in recommend.METHODS:
         assert f"holdout_{method}_all_precision_at_k" in run.data.metrics
-    artifacts = {a.path for a in client.list_artifacts(shipped.mlflow_run_id)}
-    assert tracking.FEATURE_REFERENCE in artifacts
-    assert (tracking.MODEL_ARTIFACT if shipped.method == "als"
-            else tracking.RECOMMENDER_ARTIFACT) in artifacts  # fmt: skip
     versions = spark.sql(
         "select distinct model_version from gold.ml_product_recommendations "
         "where run_date = date'2019-11-30'"
     ).collect()
     assert len(versions) == 1
     registered = client.get_model_version(MODEL, str(versions[0].model_version))
-    assert registered.run_id == shipped.mlflow_run_id
+    # the version has its own run, a child of the evaluation run, holding what it needs
+    assert registered.run_id != shipped.mlflow_run_id
+    own = client.get_run(registered.run_id)
+    assert own.data.tags["mlflow.parentRunId"] == shipped.mlflow_run_id
+    assert own.data.params["method"] == shipped.method
+    artifacts = {a.path for a in client.list_artifacts(registered.run_id)}
+    assert tracking.FEATURE_REFERENCE in artifacts
+    assert (tracking.MODEL_ARTIFACT if shipped.method == "als"
+            else tracking.RECOMMENDER_ARTIFACT) in artifacts  # fmt: skip
+    assert registered.source.startswith(own.info.artifact_uri)
     assert registered.tags["algorithm"] == shipped.method
     assert registered.tags["run_date"] == "2019-11-30"
     assert client.get_model_version_by_alias(MODEL, "champion").version == registered.version
@@ -171,3 +178,31 @@ def test_the_baselines_recommend_as_worked_by_hand(spark, method):
     for r in recs.orderBy("user_id", "recommendation_rank").collect():
         got.setdefault(r.user_id, []).append((r.product_id, r.source))
     assert got == EXPECTED[method]
+
+
+def _files(source: str) -> dict[str, tuple[str, int]]:
+    """Every file under a version's local source folder: its digest and modification time."""
+    root = Path(source.removeprefix("file://"))
+    return {str(f.relative_to(root)): (hashlib.sha256(f.read_bytes()).hexdigest(),
+                                       f.stat().st_mtime_ns)
+            for f in sorted(root.rglob("*")) if f.is_file()}  # fmt: skip
+
+
+def test_registering_a_date_again_leaves_the_earlier_versions_files_alone(evaluation, client,
+                                                                          dbt):  # fmt: skip
+    """A forced retraining of the session's run date registers a second recommender for it:
+    a new version in a new run, and the first version's files stay as they were."""
+    earlier = tracking.versions_for_run_date(MODEL, "2019-11-30")
+    first = earlier[-1]
+    before = _files(first.source)
+    assert before
+    dbt(["run", "-s", "ml_retraining_decisions", "ml_product_recommendations",
+         "--vars", "{force_retrain: true}"])  # fmt: skip
+    *_, first_again, second = tracking.versions_for_run_date(MODEL, "2019-11-30")
+    assert first_again.version == first.version
+    assert second.run_id != first.run_id
+    assert not second.source.startswith(first.source)
+    assert _files(first.source) == before
+    shipped = next(r for r in evaluation.values() if r.is_shipped)
+    assert client.get_run(second.run_id).data.tags["mlflow.parentRunId"] == shipped.mlflow_run_id
+    assert client.get_model_version_by_alias(MODEL, "champion").version == second.version

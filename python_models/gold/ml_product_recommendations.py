@@ -2,13 +2,15 @@
 (grain: run_date, user_id, recommendation_rank), kept for every run date.
 
 On a run date that retrains the recommender (ml_retraining_decisions): takes the method that
-was best on validation that date (`is_shipped` in ml_recommender_evaluation), logs it into that
-date's evaluation run (ALS: the model fitted on the interactions up to the run date; a
-baseline: its description, as it learns from the interactions of the day it recommends on),
-registers it and makes it the champion. Every run date recommends with the recommender of that
-date (the one just registered, else the champion the decision kept): its method for the users
-it can serve, popular products (marked `popular`) for the others and to fill short lists.
-Never a product the user touched up to the run date. The work is in `lakehouse.ml.recommend`.
+was best on validation that date (`is_shipped` in ml_recommender_evaluation), logs it into a
+new child run of that date's evaluation run (ALS: the model fitted on the interactions up to
+the run date; a baseline: its description, as it learns from the interactions of the day it
+recommends on), registers it and makes it the champion. Each version has its own run, so a
+forced re-registration never writes over the files an earlier version points at. Every run
+date recommends with the recommender of that date (the one just registered, else the champion
+the decision kept): its method for the users it can serve, popular products (marked
+`popular`) for the others and to fill short lists. Never a product the user touched up to
+the run date. The work is in `lakehouse.ml.recommend`.
 """
 
 from lakehouse.errors import DataConditionError
@@ -38,7 +40,9 @@ def _register_today(dbt, session, run_date, name, interactions) -> int:
         raise DataConditionError(f"no evaluation of the recommender for {run_date} to ship from: "
                                  "build ml_recommender_evaluation first")  # fmt: skip
     method, params = evaluation.method, json.loads(evaluation.parameters)
-    with mlflow.start_run(run_id=evaluation.mlflow_run_id):
+    with mlflow.start_run(run_name=f"recommender {method} {run_date}",
+                          parent_run_id=evaluation.mlflow_run_id) as run:  # fmt: skip
+        mlflow.log_params({"method": method, "run_date": str(run_date), **params})
         if method == "als":
             als, seconds = recommend.fit_als(interactions, params,
                                              seed=int(dbt.config.meta_get("seed")))  # fmt: skip
@@ -49,7 +53,7 @@ def _register_today(dbt, session, run_date, name, interactions) -> int:
         else:
             artifact = tracking.log_recommender_description(method, params)
         tracking.log_feature_reference(drift.reference(dbt.ref("ml_user_scoring_set"), FEATURES))
-    version = tracking.register(name, evaluation.mlflow_run_id,
+    version = tracking.register(name, run.info.run_id,
                                 {"algorithm": method, "run_date": str(run_date)},
                                 "Product recommender", artifact=artifact)  # fmt: skip
     tracking.promote(name, version.version)
