@@ -38,12 +38,14 @@ def test_failing_python_model_fails_the_run_with_its_traceback(lakehouse, tmp_pa
     assert 'models/fx_failing.py", line 10, in model' in out
 
 
-def test_unreachable_connect_url_is_a_clear_error(lakehouse, tmp_path, monkeypatch):
+def test_unreachable_connect_url_is_a_clear_error(lakehouse, settings, tmp_path, monkeypatch):
     closed_port = free_port()
     monkeypatch.setenv("LAKEHOUSE_CONNECT_PORT", str(closed_port))
     proc = run_dbt(["run", "-s", "fx_numbers_incremental"], FIXTURE, tmp_path, check=False)
     assert proc.returncode != 0
-    assert f"Cannot reach Spark Connect at sc://127.0.0.1:{closed_port}" in proc.output
+    # the address is said; the token never
+    assert f"Cannot reach Spark Connect at sc://localhost:{closed_port}/;token=***" in proc.output
+    assert settings.secret not in proc.output
 
 
 def _render_profile(target: str, env: dict[str, str]) -> dict:
@@ -59,8 +61,8 @@ def _render_profile(target: str, env: dict[str, str]) -> dict:
 
 def test_profile_targets_render_what_the_connections_need():
     """The `cluster` target leaves the Thrift password unset unless one is given (PyHive
-    refuses any password without LDAP or CUSTOM auth), and both targets put a Connect token
-    into the URL only when one is set."""
+    refuses any password without LDAP or CUSTOM auth) and puts a Connect token into the URL
+    only when one is set; the `dev` target writes no secret, it asks for the lakehouse's."""
     cluster = {"SPARK_THRIFT_HOST": "thrift.internal", "SPARK_CONNECT_HOST": "connect.internal"}
     plain = _render_profile("cluster", cluster)
     assert plain["password"] is None and plain["auth"] == "NONE"
@@ -70,6 +72,7 @@ def test_profile_targets_render_what_the_connections_need():
                                           "SPARK_CONNECT_USE_SSL": "true"})  # fmt: skip
     assert (secured["password"], secured["auth"]) == ("pw", "LDAP")
     assert secured["connect_url"] == "sc://connect.internal:15002/;use_ssl=true;token=t0k"
-    assert _render_profile("dev", {})["connect_url"] == "sc://127.0.0.1:15002"
-    dev = _render_profile("dev", {"LAKEHOUSE_CONNECT_TOKEN": "t0k", "LAKEHOUSE_CONNECT_PORT": "1"})
-    assert dev["connect_url"] == "sc://localhost:1/;token=t0k"
+    dev = _render_profile("dev", {"LAKEHOUSE_SECRET": "t0k", "LAKEHOUSE_CONNECT_PORT": "1"})
+    assert dev["connect_url"] == "sc://localhost:1"
+    assert (dev["auth"], dev["lakehouse_secret"], dev.get("password")) == ("CUSTOM", True, None)
+    assert "t0k" not in str(dev)

@@ -119,7 +119,7 @@ def _phase(tmp_path, monkeypatch, name: str, landing, stream, on_cluster: bool) 
         env.setenv("LAKEHOUSE_STREAM_DIR", str(stream))
         env.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{state}/mlflow/mlflow.db")
         env.delenv("LAKEHOUSE_MASTER", raising=False)
-        for variable in ("LAKEHOUSE_CONNECT_TOKEN", "LAKEHOUSE_TARGET"):
+        for variable in ("LAKEHOUSE_SECRET", "LAKEHOUSE_TARGET"):
             env.delenv(variable, raising=False)
         cs = None
         if on_cluster:
@@ -128,9 +128,13 @@ def _phase(tmp_path, monkeypatch, name: str, landing, stream, on_cluster: bool) 
             cs = cluster.up(Settings.from_env())
             env.setenv("LAKEHOUSE_MASTER", cs.master_url)
             # dbt reaches it the way a team reaches a real cluster: the `cluster` profile
-            # target, its SPARK_* variables and a Spark Connect token the server requires.
+            # target, its SPARK_* variables and the secret the server requires (the Thrift
+            # password and the Spark Connect token).
             token = secrets.token_hex(16)
-            env.setenv("LAKEHOUSE_CONNECT_TOKEN", token)
+            env.setenv("LAKEHOUSE_SECRET", token)
+            env.setenv("SPARK_THRIFT_AUTH", "CUSTOM")
+            env.setenv("SPARK_THRIFT_USER", "lakehouse")
+            env.setenv("SPARK_THRIFT_PASSWORD", token)
             env.setenv("LAKEHOUSE_TARGET", "cluster")
             env.setenv("LAKEHOUSE_THREADS", "2")  # as the dev target, for a fair comparison
             env.setenv("SPARK_THRIFT_HOST", os.environ.get("LAKEHOUSE_HOST", "127.0.0.1"))

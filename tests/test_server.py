@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
-from lakehouse.platform import server
+from conftest import BIN_DIR, free_port
+from lakehouse.platform import auth, server
 from lakehouse.platform.config import Settings
 
 
@@ -130,6 +130,7 @@ def test_startup_failure_reports_log_tail(tmp_path, settings):
     # the state folder is private, and so is the log the server wrote
     assert stat.S_IMODE(other.state_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(other.server_log.stat().st_mode) == 0o600
+    assert stat.S_IMODE(other.secret_file.stat().st_mode) == 0o600
 
 
 def test_a_stale_pid_file_naming_another_process_is_left_alone(tmp_path, settings):
@@ -161,26 +162,93 @@ def test_settings_defaults_are_loopback_and_sized_for_this_machine(monkeypatch):
     assert s.state_dir == (Path(__file__).resolve().parents[1] / ".lakehouse")
 
 
-def test_a_connect_token_reaches_the_server_and_never_a_message(monkeypatch):
-    """With LAKEHOUSE_CONNECT_TOKEN the JVM gets Spark Connect's token variable (not a --conf,
-    which `ps` shows), clients get it in their URL to localhost, and what is printed or logged
-    (status lines, `dbt debug`, the repr) shows no token."""
+def test_the_secret_reaches_the_server_and_never_a_message(monkeypatch):
+    """With LAKEHOUSE_SECRET the JVM gets it in its environment for both endpoints (not a
+    --conf, which `ps` shows), clients get it in their URL to localhost, and what is printed or
+    logged (status lines, `dbt debug`, the repr, the command line) shows no secret."""
     from dbt.adapters.sparkconnect.connections import mask_token
 
-    monkeypatch.setenv("LAKEHOUSE_CONNECT_TOKEN", "s3cret-token")
+    monkeypatch.setenv("LAKEHOUSE_SECRET", "s3cret-token")
     s = Settings.from_env()
     assert s.connect_url == f"sc://localhost:{s.connect_port}/;token=s3cret-token"
-    assert server.server_env(s)["SPARK_CONNECT_AUTHENTICATE_TOKEN"] == "s3cret-token"
-    assert not any("s3cret-token" in part for part in server.build_command(s, []))
+    env = server.server_env(s)
+    assert env["SPARK_CONNECT_AUTHENTICATE_TOKEN"] == env[auth.SERVER_VARIABLE] == "s3cret-token"
+    command = server.build_command(s, [])
+    assert not any("s3cret-token" in part for part in command)
+    assert "hive.server2.authentication=CUSTOM" in command
     assert "s3cret-token" not in repr(s) and "s3cret-token" not in s.connect_address
     assert mask_token(s.connect_url + ";use_ssl=false") == (
         f"sc://localhost:{s.connect_port}/;token=***;use_ssl=false"
     )
-    monkeypatch.delenv("LAKEHOUSE_CONNECT_TOKEN")
-    monkeypatch.delenv("SPARK_CONNECT_AUTHENTICATE_TOKEN", raising=False)
-    plain = Settings.from_env()
-    assert plain.connect_url == f"sc://{plain.host}:{plain.connect_port}"
-    assert "SPARK_CONNECT_AUTHENTICATE_TOKEN" not in server.server_env(plain)
+    # the old variable guarded Connect only; it is refused with its new name
+    monkeypatch.setenv("LAKEHOUSE_CONNECT_TOKEN", "t")
+    with pytest.raises(ValueError, match="now LAKEHOUSE_SECRET"):
+        Settings.from_env()
+
+
+def test_the_first_up_creates_a_private_secret_that_clients_find(tmp_path, settings,
+                                                                 monkeypatch):  # fmt: skip
+    monkeypatch.delenv("LAKEHOUSE_SECRET", raising=False)
+    other = dataclasses.replace(settings, state_dir=tmp_path / "state")
+    assert other.secret == ""
+    with pytest.raises(auth.AuthError, match="make up"):
+        server.server_env(other)  # no server starts without a secret
+    made = auth.ensure_secret(other)
+    assert len(made) >= 40 and other.secret == made == auth.ensure_secret(other)
+    assert stat.S_IMODE(other.secret_file.stat().st_mode) == 0o600
+    assert other.connect_url.endswith(f";token={made}")
+    # a secret file left readable by others is made private at the next start
+    other.secret_file.chmod(0o644)
+    auth.ensure_secret(other)
+    assert stat.S_IMODE(other.secret_file.stat().st_mode) == 0o600
+    # `lakehouse token` prints it alone, for other clients; `where` never does
+    for command, shown in (("token", True), ("where", False)):
+        proc = subprocess.run(
+            [str(BIN_DIR / "lakehouse"), command],
+            env={**os.environ, "LAKEHOUSE_STATE_DIR": str(other.state_dir)},
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert (made in proc.stdout) is shown
+        if shown:
+            assert proc.stdout == made + "\n"
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("sc://localhost:15002", "sc://localhost:15002/;token=s"),
+    ("sc://127.0.0.1:1/", "sc://localhost:1/;token=s"),
+    ("sc://h:1/;use_ssl=true", "sc://h:1/;use_ssl=true;token=s"),
+    ("sc://h:1/;token=given", "sc://h:1/;token=given"),
+])  # fmt: skip
+def test_a_connect_url_gets_the_secret_as_its_token(url, expected):
+    assert auth.with_token(url, "s") == expected
+
+
+def test_clients_without_the_secret_are_refused_on_both_endpoints(lakehouse):
+    """Thrift without a password, with a wrong one, and Spark Connect without a token or with
+    a wrong one are all refused; the right secret is let in (the status probes use it)."""
+    from pyhive import hive
+    from pyspark.sql import SparkSession
+
+    host, port = lakehouse.host, lakehouse.thrift_port
+    for attempt in (
+        lambda: hive.connect(host=host, port=port, username="anyone"),
+        lambda: hive.connect(host=host, port=port, username="lakehouse", auth="CUSTOM",
+                             password="wrong-secret"),
+        lambda: hive.connect(host=host, port=port, username="lakehouse", auth="NOSASL"),
+    ):  # fmt: skip
+        with pytest.raises(Exception) as refused:  # noqa: PT011 - each client raises its own
+            attempt().cursor().execute("select 1")
+        assert "select 1" not in str(refused.value)
+    url = f"sc://localhost:{lakehouse.connect_port}"
+    for attempt_url in (url, f"{url}/;token=wrong-secret"):
+        spark = SparkSession.builder.remote(attempt_url).create()
+        try:
+            with pytest.raises(Exception, match="(?i)unauthenticated|token|authoriz"):
+                spark.sql("select 1").collect()
+        finally:
+            spark.stop()
+    assert server.query_thrift(lakehouse) == "select 1 answered"
+    assert server.query_connect(lakehouse).startswith("select 1 answered")
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "lakehouse.example.com", "::"])

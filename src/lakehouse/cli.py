@@ -13,13 +13,21 @@ import sys
 from datetime import date, timedelta
 from pathlib import Path
 
-from lakehouse.platform import jars, server
+from lakehouse.platform import auth, jars, server
 from lakehouse.platform.config import Settings
 
 
 def _cmd_setup(settings: Settings, args: argparse.Namespace) -> int:
     paths = jars.resolve(settings, force=args.force)
     print(f"Delta jars ready in {jars.delta_dir(settings)} ({len(paths)} files).")
+    built = auth.build_authenticator(settings, jars.spark_home() / "jars")
+    print(f"Thrift authenticator ready in {built}.")
+    return 0
+
+
+def _cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    """Prints the secret alone on stdout, for a client this project does not configure."""
+    print(auth.require_secret(settings))
     return 0
 
 
@@ -56,7 +64,8 @@ def _cmd_where(settings: Settings, args: argparse.Namespace) -> int:
         f"  dbt docs (lineage):  .venv/bin/dbt docs serve --host 127.0.0.1 --port 8080\n"
         f"  Spark UI (plans):    http://{s.host}:{s.ui_port}\n"
         f"  MLflow UI:           make mlflow-ui   (store: {s.mlflow_dir})\n"
-        f"  Thrift (SQL):        {s.host}:{s.thrift_port}   (any HiveServer2 client)\n"
+        f"  Thrift (SQL):        {s.host}:{s.thrift_port}   (any HiveServer2 client; user "
+        f"{auth.THRIFT_USER}, password: `lakehouse token`)\n"
         f"  Spark Connect:       {s.connect_address}   e.g. SparkSession.builder.remote(...)\n"
         f"  Server log:          {s.server_log}"
     )
@@ -189,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("-n", "--lines", type=int, default=60)
     logs.add_argument("-f", "--follow", action="store_true")
     logs.set_defaults(func=_cmd_logs)
+    sub.add_parser(
+        "token", help="print the secret that Thrift (as password) and Spark Connect require"
+    ).set_defaults(func=_cmd_token)
     sub.add_parser("where", help="print where to look: docs, UIs, endpoints").set_defaults(
         func=_cmd_where
     )
@@ -245,7 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings.from_env()
         return args.func(settings, args)
-    except (server.ServerError, jars.JarsMissing, ValueError, FileNotFoundError) as exc:
+    except (server.ServerError, jars.JarsMissing, auth.AuthError, ValueError,
+            FileNotFoundError) as exc:  # fmt: skip
         print(f"lakehouse {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -70,16 +70,17 @@ class Settings:
     # cluster and its executors run on the workers.
     master: str = ""
     executor_memory: str = "4g"
-    # A pre-shared token that every Spark Connect client must present (LAKEHOUSE_CONNECT_TOKEN;
-    # empty: none). The server has no TLS, and a client sends a token without TLS only to
-    # `localhost`, so with a token the local clients connect to localhost.
-    connect_token: str = field(default="", repr=False)
     # dbt vars the daily schedule passes to every run besides run_date
     # (LAKEHOUSE_DBT_VARS, a JSON object; empty: the defaults of dbt_project.yml).
     dbt_vars: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
+        if os.environ.get("LAKEHOUSE_CONNECT_TOKEN"):
+            raise ValueError(
+                "LAKEHOUSE_CONNECT_TOKEN is now LAKEHOUSE_SECRET: one secret guards both Thrift "
+                "and Spark Connect (unset it; without LAKEHOUSE_SECRET the server makes one)"
+            )
         project = find_project_root()
         state = Path(os.environ.get("LAKEHOUSE_STATE_DIR") or project / ".lakehouse")
         cache_root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
@@ -102,7 +103,6 @@ class Settings:
             ).resolve(),
             master=os.environ.get("LAKEHOUSE_MASTER", ""),
             executor_memory=os.environ.get("LAKEHOUSE_EXECUTOR_MEMORY", "4g"),
-            connect_token=os.environ.get("LAKEHOUSE_CONNECT_TOKEN", ""),
             dbt_vars=_json_env("LAKEHOUSE_DBT_VARS"),
         )
 
@@ -160,9 +160,31 @@ class Settings:
         return os.environ.get("LAKEHOUSE_ARTIFACT_ROOT") or self.mlflow_artifacts_dir.as_uri()
 
     @property
+    def secret_file(self) -> Path:
+        """The server's secret, created by the first `up` (lakehouse.platform.auth)."""
+        return self.state_dir / "secret"
+
+    @property
+    def secret(self) -> str:
+        """The password Thrift and the token Spark Connect require: LAKEHOUSE_SECRET, else the
+        state folder's secret file; empty before the first `up`. Read on every use, so a
+        `Settings` made before the server created its secret sees it."""
+        from_env = os.environ.get("LAKEHOUSE_SECRET", "")
+        if from_env:
+            return from_env
+        try:
+            return self.secret_file.read_text().strip()
+        except FileNotFoundError:
+            return ""
+
+    @property
+    def connect_token(self) -> str:
+        return self.secret
+
+    @property
     def connect_url(self) -> str:
-        """The Spark Connect URL for clients, with the token when one is set (a secret: print
-        `connect_address` instead)."""
+        """The Spark Connect URL for clients, with the token (a secret: print
+        `connect_address` instead). pyspark sends a token without TLS only to `localhost`."""
         if self.connect_token:
             return f"sc://localhost:{self.connect_port}/;token={self.connect_token}"
         return f"sc://{self.host}:{self.connect_port}"

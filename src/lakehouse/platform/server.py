@@ -28,6 +28,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from lakehouse.platform import auth
 from lakehouse.platform.config import Settings
 from lakehouse.platform.jars import JarsMissing, cached_jars, spark_env, spark_home
 
@@ -189,7 +190,8 @@ def query_thrift(settings: Settings, timeout: float = 30.0) -> str:
 
     if not port_open(settings.host, settings.thrift_port):
         raise ConnectionError(f"nothing listens on {settings.host}:{settings.thrift_port}")
-    conn = hive.connect(host=settings.host, port=settings.thrift_port, username="lakehouse")
+    conn = hive.connect(host=settings.host, port=settings.thrift_port, username=auth.THRIFT_USER,
+                        auth="CUSTOM", password=auth.require_secret(settings))  # fmt: skip
     try:
         cur = conn.cursor()
         cur.execute("select 1 as ok")
@@ -291,6 +293,9 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
         "spark-internal",
         "--hiveconf", f"hive.server2.thrift.port={s.thrift_port}",
         "--hiveconf", f"hive.server2.thrift.bind.host={s.host}",
+        # every Thrift client must give the secret as its password (lakehouse.platform.auth)
+        "--hiveconf", "hive.server2.authentication=CUSTOM",
+        "--hiveconf", f"hive.server2.custom.authentication.class={auth.AUTHENTICATOR_CLASS}",
     ]  # fmt: skip
     return cmd
 
@@ -298,8 +303,11 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
 def server_env(settings: Settings) -> dict[str, str]:
     env = spark_env()
     env["SPARK_LOCAL_IP"] = settings.host  # driver RPC and block manager on loopback too
-    if settings.connect_token:  # read by Spark Connect; an environment variable stays out of ps
-        env["SPARK_CONNECT_AUTHENTICATE_TOKEN"] = settings.connect_token
+    # The secret, for Spark Connect and the Thrift authenticator: environment variables stay
+    # out of `ps` and are readable by the server's own user only.
+    secret = auth.require_secret(settings)
+    env["SPARK_CONNECT_AUTHENTICATE_TOKEN"] = secret
+    env[auth.SERVER_VARIABLE] = secret
     return env
 
 
@@ -368,8 +376,8 @@ def _preflight(settings: Settings) -> list[Path]:
             "`apt-get install openjdk-17-jdk-headless`."
         )
     try:
-        jars = cached_jars(settings)
-    except JarsMissing as exc:
+        jars = [*cached_jars(settings), auth.cached_authenticator(settings)]
+    except (JarsMissing, auth.AuthError) as exc:
         raise ServerError(str(exc)) from exc
 
     def taken() -> list[str]:
@@ -411,6 +419,10 @@ def _up(settings: Settings, echo) -> int:
         echo(f"Lakehouse server already running (pid {pid}).")
         return pid
     jars = _preflight(settings)
+    try:
+        auth.ensure_secret(settings)
+    except auth.AuthError as exc:
+        raise ServerError(str(exc)) from exc
     (settings.state_dir / FAIR_POOLS_FILE).write_text(FAIR_POOLS)
     cmd = build_command(settings, jars)
     echo(f"Starting lakehouse server (state in {settings.state_dir}) ...")

@@ -1,8 +1,11 @@
 """Credentials and connection manager of the `sparkconnect` adapter.
 
 The credentials are dbt-spark's (host, port, method, schema, token, ...) plus `connect_url`, the
-Spark Connect address that Python models use (`sc://host:port[/;token=...;use_ssl=true]`). The
-SQL connection is dbt-spark's own; only the adapter type differs.
+Spark Connect address that Python models use (`sc://host:port[/;token=...;use_ssl=true]`), and
+`lakehouse_secret`: when true (the `dev` profile), the Thrift password and the Spark Connect
+token are the lakehouse server's secret (lakehouse.platform.auth), read when a connection
+opens, so no secret is written in a profile. The SQL connection is dbt-spark's own; only the
+adapter type differs.
 """
 
 from __future__ import annotations
@@ -26,13 +29,24 @@ class SparkConnectCredentials(SparkCredentials):
     # dbt-spark polls a running Thrift statement every `poll_interval` seconds (default 5), which
     # adds seconds to every statement; a local server answers in milliseconds.
     poll_interval: float = 0.2  # type: ignore[assignment]
+    lakehouse_secret: bool = False
 
     @property
     def type(self) -> str:
         return ADAPTER_TYPE
 
     def _connection_keys(self) -> tuple[str, ...]:
-        return (*super()._connection_keys(), "connect_url")
+        return (*super()._connection_keys(), "connect_url", "lakehouse_secret")
+
+    def resolved_connect_url(self, url: str = "") -> str:
+        """`url` (default: `connect_url`) with the lakehouse secret as its token when
+        `lakehouse_secret` is set."""
+        url = url or self.connect_url
+        if not self.lakehouse_secret:
+            return url
+        from lakehouse.platform.auth import with_token
+
+        return with_token(url, lakehouse_secret())
 
     def connection_info(self, *, with_aliases: bool = False):
         """What `dbt debug` prints: the Spark Connect token is masked."""
@@ -43,6 +57,19 @@ class SparkConnectCredentials(SparkCredentials):
 def mask_token(url: str) -> str:
     """`sc://host:port/;token=secret;...` with the token's value replaced by `***`."""
     return re.sub(r"(;token=)[^;]*", r"\1***", url or "")
+
+
+def lakehouse_secret() -> str:
+    """The lakehouse server's secret, or a dbt error that says how to create it."""
+    from dbt_common.exceptions import DbtRuntimeError
+
+    from lakehouse.platform import auth
+    from lakehouse.platform.config import Settings
+
+    try:
+        return auth.require_secret(Settings.from_env())
+    except (auth.AuthError, ValueError) as exc:
+        raise DbtRuntimeError(str(exc)) from None
 
 
 def take_build_lock() -> None:
@@ -70,6 +97,9 @@ class SparkConnectConnectionManager(SparkConnectionManager):
     @classmethod
     def open(cls, connection: Connection) -> Connection:
         take_build_lock()
+        credentials = connection.credentials
+        if getattr(credentials, "lakehouse_secret", False) and not credentials.password:
+            credentials.password = lakehouse_secret()
         return super().open(connection)
 
     @classmethod

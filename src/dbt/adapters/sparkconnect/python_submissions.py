@@ -65,7 +65,9 @@ class SparkConnectPythonJobHelper(PythonJobHelper):
         self.name = parsed_model.get("alias") or parsed_model.get("name", "?")
         self.source_path = parsed_model.get("original_file_path") or f"<model {self.name}>"
         self.raw_code = parsed_model.get("raw_code") or ""
-        self.connect_url = parsed_model["config"].get("connect_url") or credentials.connect_url
+        self.connect_url = credentials.resolved_connect_url(
+            parsed_model["config"].get("connect_url") or ""
+        )
 
     def submit(self, compiled_code: str) -> str:
         spark = connect_session(self.connect_url)
