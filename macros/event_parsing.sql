@@ -2,9 +2,10 @@
 {#-
     The one parser of landed lines, shared by batch bronze and (through the same var) the
     streaming models: `parse_event_lines('cte', ['line', ...])` selects the listed columns of
-    `cte` (which has a `line` column), then the typed fields, `event_date` and `reject_reason`,
-    as `var('event_parse')` defines them. Two steps: the fields from `f` (the line split on
-    commas), then the date and the first broken rule from the fields.
+    `cte` (which has a `line` column, and `source_file` and `file_modified_at` for the file's
+    day), then the typed fields, `event_date` and `reject_reason`, as `var('event_parse')`
+    defines them. Two steps: the fields from `f` (the line split on commas), then the date,
+    the file's day and the first broken rule from the fields.
 -#}
 {% macro parse_event_lines(lines, columns) -%}
     {%- set parse = var('event_parse') -%}
@@ -16,6 +17,7 @@
         fielded.{{ name }},
         {% endfor -%}
         {{ parse['event_date'] }} as event_date,
+        {{ parse['file_day'] }} as file_day,
         {{ event_reject_reason(parse['reject_rules']) }} as reject_reason
     from (
         select

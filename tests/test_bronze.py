@@ -170,8 +170,9 @@ def test_every_kind_of_bad_row_is_quarantined_with_its_reason(bronze, spark):
         expected_rejects
     )
     assert {r for _, r in expected_rejects} == {
-        "malformed_line", "unparseable_event_time", "unknown_event_type", "missing_id",
-        "non_numeric_id", "non_numeric_price", "negative_price",
+        "malformed_line", "unparseable_event_time", "event_time_out_of_range",
+        "unknown_event_type", "missing_id", "non_numeric_id", "non_numeric_price",
+        "negative_price",
     }  # fmt: skip
     accepted = spark.sql(
         f"select user_id, price, user_session from {PREFIX}bronze.brz_events "

@@ -27,9 +27,10 @@ distinct_lines as (
     select
         line,
         source_file,
+        file_modified_at,
         count(*) as n_occurrences
     from landed
-    group by source_file, line
+    group by source_file, file_modified_at, line
 
 ),
 
@@ -65,7 +66,8 @@ checked_lines as (
 parsed as (
 
     {{ parse_event_lines(
-        'checked_lines', ['line', 'source_file', 'n_occurrences', 'has_unexpected_header']
+        'checked_lines',
+        ['line', 'source_file', 'file_modified_at', 'n_occurrences', 'has_unexpected_header']
     ) }}
 
 ),

@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-WATERMARK = "2 hours"
 DEDUP_WATERMARK = "10 minutes"  # on ingested_at: long enough to cover one micro-batch
 WINDOW = "1 hour"
 
@@ -54,8 +53,9 @@ def parse_lines(lines, parse: dict, event_types: list[str]):
         reason = F.when(when, rule) if reason is None else reason.when(when, rule)
     return (
         fielded.withColumn("event_date", F.expr(parse["event_date"]))
+        .withColumn("file_day", F.expr(parse["file_day"]))
         .withColumn("reject_reason", reason)
-        .drop("f", "known_event_types")
+        .drop("f", "known_event_types", "file_day")
     )
 
 
@@ -95,13 +95,14 @@ def read_events(spark, folder: str, parse: dict, event_types: list[str], header:
     )
 
 
-def event_counts(events):
-    """Events per hour window, event type and category of a stream of valid events."""
+def event_counts(events, watermark: str):
+    """Events per hour window, event type and category of a stream of valid events; a window
+    is written once the newest event is `watermark` (var stream_watermark) past its end."""
     from pyspark.sql import functions as F
 
     valid = events.where(F.col("reject_reason").isNull())
     return (
-        valid.withWatermark("event_time", WATERMARK)
+        valid.withWatermark("event_time", watermark)
         .groupBy(F.window("event_time", WINDOW), "event_type", "category_id")
         .agg(F.count("*").alias("n_events"), F.sum("price").alias("total_price"))
         .select(
