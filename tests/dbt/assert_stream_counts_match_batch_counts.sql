@@ -35,7 +35,7 @@ batch as (
 
 watermark as (
 
-    select max(event_time) - interval {{ var('stream_watermark') }} as passed_until
+    select max(event_time) - interval '{{ var("stream_watermark") }}' as passed_until
     from events
 
 ),
