@@ -65,3 +65,33 @@
     {{ log('reload_landing_file: removed ' ~ dates[2] ~ ' events of ' ~ file
            ~ '; the next dbt build loads it again', info=true) }}
 {%- endmacro %}
+
+
+{#-
+    Post-hook of brz_landing_files: reads each new gzip file to its end on the server and marks
+    the ones it cannot read (corrupt or truncated) `unreadable`, with the error. (A plain
+    file's bytes always read as text: a bad line is quarantined by the parser instead; plain
+    files are not tried, which keeps a daily build's cost at one query.) They are not loaded;
+    brz_file_loads records them as `unreadable_file`, and the build goes on with the others.
+    A later build tries them again (a fixed file is new then).
+-#}
+{% macro mark_unreadable_landing_files() -%}
+    {%- if execute and model.resource_type == 'model' -%}
+        {%- set rows = run_query(
+            'select source_file, file_path from ' ~ this
+            ~ " where load_status = 'new' and source_file like '%.gz' order by source_file"
+        ) -%}
+        {%- for row in rows -%}
+            {%- set error = adapter.read_error(row[1]) -%}
+            {%- if error -%}
+                {%- do run_query(
+                    'update ' ~ this ~ " set load_status = 'unreadable', read_error = "
+                    ~ sql_string(error) ~ ' where source_file = ' ~ sql_string(row[0])
+                ) -%}
+                {{ log('Landing file ' ~ row[0] ~ ' cannot be read and is not loaded'
+                       ~ ' (brz_file_loads: unreadable_file): ' ~ error, info=true) }}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return('') }}
+{%- endmacro %}

@@ -76,3 +76,17 @@ def test_profile_targets_render_what_the_connections_need():
     assert dev["connect_url"] == "sc://localhost:1"
     assert (dev["auth"], dev["lakehouse_secret"], dev.get("password")) == ("CUSTOM", True, None)
     assert "t0k" not in str(dev)
+
+
+def test_a_read_error_is_summed_up_by_its_innermost_cause():
+    from dbt.adapters.sparkconnect.impl import read_error_summary
+
+    thrift = (
+        "Database Error\n  org.apache.hive.service.cli.HiveSQLException: Error running query: "
+        "org.apache.spark.SparkException: Job aborted due to stage failure: Lost task 0.0: "
+        "java.io.EOFException: Unexpected end of input stream\n\tat org.apache.hadoop.io."
+        "compress.DecompressorStream.decompress(DecompressorStream.java:165)\n\tat x.y(Z.java:1)"
+    )
+    assert read_error_summary(thrift) == "java.io.EOFException: Unexpected end of input stream"
+    assert read_error_summary("no class named\n here") == "no class named here"
+    assert len(read_error_summary("x" * 1000)) == 300

@@ -30,6 +30,7 @@ SAMPLE = [  # the two rows docs/data.md quotes from the real files
     "aqua,33.20,554748717,9333dfbd-b87a-4708-9857-6336556b0fcc",
 ]
 TRUNCATED = SAMPLE[1][:40]
+CUT_GZIP = "events_2019-10-05.csv.gz"  # a gzip cut off midway: the server cannot read it
 # product_id and category_id swapped: both are integers, so only the header tells
 SWAPPED_HEADER = generate.HEADER.replace("product_id,category_id", "category_id,product_id")
 
@@ -66,7 +67,7 @@ def bronze(lakehouse, spark, dbt, tmp_path_factory):
     state = {"landing": landing, "build": build, "first": first}
 
     # One build lands a new day, a gzipped copy of a loaded file, a real-named gzip file with a
-    # truncated last line, and the bad-rows fixture.
+    # truncated last line, the bad-rows fixture, and a gzip cut off midway (unreadable).
     generate.extend(landing, [date(2019, 10, 4)], rows=3_000, start=date(2019, 10, 1),
                     end=date(2019, 10, 3), seed=5)  # fmt: skip
     with open(landing / "events_2019-10-02.csv", "rb") as src:
@@ -75,6 +76,10 @@ def bronze(lakehouse, spark, dbt, tmp_path_factory):
         fh.write(generate.HEADER + "\n" + SAMPLE[0] + "\n" + SAMPLE[1] + "\n" + TRUNCATED)
     shutil.copy(FIXTURE / "events_bad_rows.csv", landing / "events_bad_rows.csv")
     (landing / "events_swapped.csv").write_text(SWAPPED_HEADER + "\n" + SAMPLE[0] + "\n")
+    day5 = [line.replace("2019-10-01", "2019-10-05") for line in SAMPLE]
+    whole = gzip.compress((generate.HEADER + "\n" + "\n".join(day5 * 200) + "\n").encode())
+    (landing / CUT_GZIP).write_bytes(whole[: len(whole) // 2])
+    state["whole_gzip"] = whole
     state["versions_before"] = {
         t: _history(spark, t)[-1].version for t in ("brz_event_lines", "brz_file_contents")
     }
@@ -86,7 +91,8 @@ def bronze(lakehouse, spark, dbt, tmp_path_factory):
 def test_every_landed_line_is_accounted_for(bronze, spark):
     assert "ERROR=0" in bronze["first"].output
     audit = _audit(spark)
-    files = sorted(p for p in bronze["landing"].iterdir() if p.name != "events_2019-10-02.csv.gz")
+    files = sorted(p for p in bronze["landing"].iterdir()
+                   if p.name not in ("events_2019-10-02.csv.gz", CUT_GZIP))  # fmt: skip
     assert sorted(audit) == [f.name for f in files]
     for f in files:
         row = audit[f.name]
@@ -237,6 +243,23 @@ def test_a_changed_file_fails_the_build_by_name_until_it_is_reloaded(bronze, dbt
         row["lines_landed"] == row["rows_accepted"] + row["rows_duplicate"] + row["rows_rejected"]
     )
     assert spark.table(f"{PREFIX}bronze.brz_events").count() == before + 1
+
+
+def test_an_unreadable_file_is_recorded_with_its_error_and_the_build_goes_on(bronze, spark):
+    """The gzip cut off midway: the second build (green) recorded it as unreadable_file with
+    the server's error and loaded the other files; once the whole file lands, it loads."""
+    assert f"Landing file {CUT_GZIP} cannot be read" in bronze["second"].output
+    row = _audit(spark, "unreadable")[CUT_GZIP]
+    assert row["reason"].startswith("unreadable_file: ")
+    assert "EOF" in row["reason"] or "end of" in row["reason"].lower(), row["reason"]
+    assert row["lines_landed"] is None and row["file_size"] > 0
+    assert spark.sql(
+        f"select count(*) from {PREFIX}bronze.brz_event_lines where source_file = '{CUT_GZIP}'"
+    ).first()[0] == 0  # fmt: skip
+    (bronze["landing"] / CUT_GZIP).write_bytes(bronze["whole_gzip"])
+    bronze["build"]()
+    loaded = _audit(spark)[CUT_GZIP]
+    assert (loaded["lines_landed"], loaded["rows_accepted"]) == (400, 2)  # the two, repeated
 
 
 def test_a_rebuild_without_new_files_writes_nothing_and_compacts_past_the_threshold(bronze, spark):

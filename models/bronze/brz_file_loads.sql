@@ -6,9 +6,9 @@
     )
 }}
 
--- The load audit: one row per file and build that loaded it, recognised it as a duplicate, or
--- found it changed. For a loaded file the lines landed are counted on the text
--- (brz_file_contents) and the rest on the parsed lines (brz_event_lines), so the
+-- The load audit: one row per file and build that loaded it, recognised it as a duplicate,
+-- found it changed, or could not read it. For a loaded file the lines landed are counted on
+-- the text (brz_file_contents) and the rest on the parsed lines (brz_event_lines), so the
 -- row-conservation test (landed = accepted + duplicates + rejected) checks the whole load.
 
 {%- set audited = "source_file not in (select t.source_file from " ~ this
@@ -104,6 +104,29 @@ changed as (
 
 ),
 
+unreadable as (
+
+    -- new files the server could not read (brz_landing_files' post-hook): recorded, not loaded
+    select
+        source_file,
+        'unreadable' as load_status,
+        cast(null as string) as duplicate_of,
+        concat('unreadable_file: ', read_error) as reason,
+        file_size,
+        file_modified_at,
+        cast(null as decimal(38, 0)) as content_hash,
+        cast(null as bigint) as lines_landed,
+        cast(null as bigint) as rows_accepted,
+        cast(null as bigint) as rows_duplicate,
+        cast(null as bigint) as rows_rejected,
+        cast(null as date) as first_event_date,
+        cast(null as date) as last_event_date,
+        current_timestamp() as loaded_at
+    from {{ ref('brz_landing_files') }}
+    where load_status = 'unreadable'
+
+),
+
 final as (
 
     select
@@ -113,6 +136,8 @@ final as (
         select * from loads
         union all
         select * from changed
+        union all
+        select * from unreadable
     ) as audit_rows
 
 )

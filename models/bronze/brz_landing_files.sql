@@ -1,8 +1,12 @@
-{{ config(materialized='table') }}
+{{ config(
+    materialized='table',
+    post_hook=["{{ mark_unreadable_landing_files() }}"],
+) }}
 
 -- What this build does with each file of the landing folder, from the folder's listing alone
 -- (name, size, modification time: no file is read) and the load audit's last word on each
--- name. A file's identity is its name, size and modification time.
+-- name. A file's identity is its name, size and modification time. The post-hook then reads
+-- each new gzip file and marks the ones the server cannot read `unreadable`.
 
 with
 
@@ -47,7 +51,10 @@ final as (
                 or known.file_modified_at != listing.file_modified_at
                 then 'changed'
             else 'known'
-        end as load_status
+        end as load_status,
+
+        -- why the server cannot read it (set by the post-hook; null otherwise)
+        cast(null as string) as read_error
 
     from listing
     left join known on listing.source_file = known.source_file

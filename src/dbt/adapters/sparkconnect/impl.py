@@ -7,6 +7,7 @@ by name for a team that also runs on Databricks.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from dbt.adapters.base import PythonJobHelper, available
@@ -46,3 +47,26 @@ class SparkConnectAdapter(SparkAdapter):
                 return False
             raise
         return True
+
+    @available
+    def read_error(self, path: str) -> str:
+        """Why the server cannot read the text file at `path` to its end (a corrupt or
+        truncated gzip, no permission), in one line; empty when it can."""
+        quoted = path.replace("`", "``")
+        try:
+            self.execute(f"select count(*) from text.`{quoted}`", fetch=True)
+        except DbtRuntimeError as error:
+            return read_error_summary(str(error))
+        return ""
+
+
+def read_error_summary(message: str, limit: int = 300) -> str:
+    """The cause of a failed read in one line: the last Java exception the server names and
+    its message (`java.io.EOFException: Unexpected end of input stream`), else the message's
+    start."""
+    flat = " ".join(message.split())
+    names = list(re.finditer(r"(?:[a-z]\w*\.)+\w*(?:Exception|Error):", flat))
+    if not names:
+        return flat[:limit]
+    cause = flat[names[-1].start() :]
+    return re.split(r" at [\w$.]+\(", cause, maxsplit=1)[0][:limit]
