@@ -78,17 +78,22 @@ loads as (
 
 ),
 
-changed as (
+not_read as (
 
-    -- known names whose size or modification time changed: recorded, never read
+    -- files this build found but did not read: a known name whose size or modification time
+    -- changed, and a new file the server could not read (brz_landing_files' post-hook)
     select
         source_file,
-        'changed' as load_status,
+        load_status,
         cast(null as string) as duplicate_of,
-        concat(
-            'changed since it was loaded: size ', loaded_file_size, ' -> ', file_size,
-            ' bytes, modified ', loaded_file_modified_at, ' -> ', file_modified_at
-        ) as reason,
+        case
+            when load_status = 'changed'
+                then concat(
+                    'changed since it was loaded: size ', loaded_file_size, ' -> ', file_size,
+                    ' bytes, modified ', loaded_file_modified_at, ' -> ', file_modified_at
+                )
+            else concat('unreadable_file: ', read_error)
+        end as reason,
         file_size,
         file_modified_at,
         cast(null as decimal(38, 0)) as content_hash,
@@ -100,30 +105,7 @@ changed as (
         cast(null as date) as last_event_date,
         current_timestamp() as loaded_at
     from {{ ref('brz_landing_files') }}
-    where load_status = 'changed'
-
-),
-
-unreadable as (
-
-    -- new files the server could not read (brz_landing_files' post-hook): recorded, not loaded
-    select
-        source_file,
-        'unreadable' as load_status,
-        cast(null as string) as duplicate_of,
-        concat('unreadable_file: ', read_error) as reason,
-        file_size,
-        file_modified_at,
-        cast(null as decimal(38, 0)) as content_hash,
-        cast(null as bigint) as lines_landed,
-        cast(null as bigint) as rows_accepted,
-        cast(null as bigint) as rows_duplicate,
-        cast(null as bigint) as rows_rejected,
-        cast(null as date) as first_event_date,
-        cast(null as date) as last_event_date,
-        current_timestamp() as loaded_at
-    from {{ ref('brz_landing_files') }}
-    where load_status = 'unreadable'
+    where load_status in ('changed', 'unreadable')
 
 ),
 
@@ -135,9 +117,7 @@ final as (
     from (
         select * from loads
         union all
-        select * from changed
-        union all
-        select * from unreadable
+        select * from not_read
     ) as audit_rows
 
 )
