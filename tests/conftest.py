@@ -28,7 +28,7 @@ import yaml
 from lakehouse.data import generate
 from lakehouse.platform import server
 from lakehouse.platform.config import Settings
-from lakehouse.platform.server import free_port  # noqa: F401 - the tests import it from here
+from lakehouse.platform.server import free_port, free_ports  # noqa: F401 - tests import free_port here
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 BIN_DIR = Path(sys.executable).parent
@@ -58,12 +58,13 @@ def test_env(tmp_path_factory) -> dict[str, str]:
     landing = state / "landing"
     generate.generate(landing, rows=ROWS, start=FIRST_DAY, end=LAST_DAY, seed=SEED,
                       bad_rate=0.001, progress=False)  # fmt: skip
+    thrift, connect, ui = free_ports(3)
     env = {
         "LAKEHOUSE_LANDING_DIR": str(landing),
         "LAKEHOUSE_STATE_DIR": str(state),
-        "LAKEHOUSE_THRIFT_PORT": str(free_port()),
-        "LAKEHOUSE_CONNECT_PORT": str(free_port()),
-        "LAKEHOUSE_UI_PORT": str(free_port()),
+        "LAKEHOUSE_THRIFT_PORT": str(thrift),
+        "LAKEHOUSE_CONNECT_PORT": str(connect),
+        "LAKEHOUSE_UI_PORT": str(ui),
         "LAKEHOUSE_DRIVER_MEMORY": os.environ.get("LAKEHOUSE_DRIVER_MEMORY", "6g"),
         "LAKEHOUSE_DBT_VARS": json.dumps(TEST_VARS),
         "DBT_PROFILES_DIR": str(PROJECT_DIR),

@@ -123,8 +123,9 @@ def _phase(tmp_path, monkeypatch, name: str, landing, stream, on_cluster: bool) 
             env.delenv(variable, raising=False)
         cs = None
         if on_cluster:
-            env.setenv("LAKEHOUSE_MASTER_PORT", str(server.free_port()))
-            env.setenv("LAKEHOUSE_MASTER_UI_PORT", str(server.free_port()))
+            master, master_ui = server.free_ports(2)
+            env.setenv("LAKEHOUSE_MASTER_PORT", str(master))
+            env.setenv("LAKEHOUSE_MASTER_UI_PORT", str(master_ui))
             cs = cluster.up(Settings.from_env())
             env.setenv("LAKEHOUSE_MASTER", cs.master_url)
             # dbt reaches it the way a team reaches a real cluster: the `cluster` profile

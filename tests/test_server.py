@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN_DIR, free_port
+from conftest import BIN_DIR
 from lakehouse.platform import auth, server
 from lakehouse.platform.config import Settings
 
@@ -114,12 +114,13 @@ def test_down_when_not_running(tmp_path, settings):
 def test_startup_failure_reports_log_tail(tmp_path, settings):
     """A JVM that dies during start-up (here: a driver memory it cannot parse) fails `up`
     with the tail of the server log as soon as the process exits, not at the start timeout."""
+    thrift, connect, ui = server.free_ports(3)
     other = dataclasses.replace(
         settings,
         state_dir=tmp_path,
-        thrift_port=free_port(),
-        connect_port=free_port(),
-        ui_port=free_port(),
+        thrift_port=thrift,
+        connect_port=connect,
+        ui_port=ui,
         driver_memory="lots",
     )
     with pytest.raises(server.ServerError, match="exited during start-up") as failure:
@@ -273,3 +274,18 @@ def test_a_large_server_log_is_moved_aside_at_start(tmp_path, settings):
     assert server.rotate_log(other, max_bytes=10) is True
     assert (other.log_dir / "server.log.1").read_text() == "x" * 100
     assert not other.server_log.exists()
+
+
+def test_free_ports_are_distinct_even_when_the_draws_repeat(monkeypatch):
+    """The session's three ports once came out equal (the UI and Connect both on one port, and
+    the server could not start): a repeated draw must be skipped, not returned twice."""
+    import random
+
+    draws = iter([29871, 29871, 29872, 29871, 29873])
+
+    class Repeating:
+        def randrange(self, start, stop):
+            return next(draws)
+
+    monkeypatch.setattr(random, "Random", Repeating)
+    assert server.free_ports(3) == [29871, 29872, 29873]

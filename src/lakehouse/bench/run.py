@@ -159,12 +159,13 @@ class SizeRun:
         if not self.result:
             shutil.rmtree(self.state, ignore_errors=True)
         self.landing = self.state / "landing"
+        thrift, connect, ui = server.free_ports(3)
         os.environ.update({
             "LAKEHOUSE_STATE_DIR": str(self.state),
             "LAKEHOUSE_LANDING_DIR": str(self.landing),
-            "LAKEHOUSE_THRIFT_PORT": str(server.free_port()),
-            "LAKEHOUSE_CONNECT_PORT": str(server.free_port()),
-            "LAKEHOUSE_UI_PORT": str(server.free_port()),
+            "LAKEHOUSE_THRIFT_PORT": str(thrift),
+            "LAKEHOUSE_CONNECT_PORT": str(connect),
+            "LAKEHOUSE_UI_PORT": str(ui),
             "DBT_PROFILES_DIR": str(project),
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

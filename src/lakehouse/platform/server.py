@@ -63,21 +63,37 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
     return False
 
 
-def free_port() -> int:
-    """A free port on 127.0.0.1 below the kernel's ephemeral range (32768+), so no outgoing
-    connection can be holding it when a server wants it (tests and the benchmark use these)."""
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports on 127.0.0.1 below the kernel's ephemeral range (32768+), so
+    no outgoing connection can be holding them when a server wants them (tests and the
+    benchmark use these). Each stays bound until all are chosen: two of them can never be the
+    same port (a server whose UI and Connect ports were equal failed to start)."""
     import random
 
     rng = random.Random()
-    for _ in range(200):
-        port = rng.randrange(20000, 32000)
-        with socket.socket() as sock:
+    held: list[socket.socket] = []
+    try:
+        for _ in range(200 * count):
+            if len(held) == count:
+                break
+            sock = socket.socket()
             try:
-                sock.bind(("127.0.0.1", port))
+                sock.bind(("127.0.0.1", rng.randrange(20000, 32000)))
             except OSError:
+                sock.close()
                 continue
-        return port
-    raise RuntimeError("no free port found in 20000-32000")
+            held.append(sock)
+        if len(held) < count:
+            raise RuntimeError(f"no {count} free ports found in 20000-32000")
+        return [sock.getsockname()[1] for sock in held]
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def free_port() -> int:
+    """One free port (see `free_ports`)."""
+    return free_ports(1)[0]
 
 
 def port_free(host: str, port: int) -> bool:
