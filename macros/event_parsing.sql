@@ -53,9 +53,13 @@
 
 
 {#-
-    The reject reasons of var('event_parse'), in rule order, then the one a whole file gets
-    (unexpected_header: brz_event_lines), for tests and docs.
+    The reject reasons of var('event_parse'), in rule order, then the two brz_event_lines gives
+    before parsing: line_too_long (a line the server's reader skips) and unexpected_header
+    (every line of a file with another header), for tests and docs.
 -#}
 {% macro reject_reasons() -%}
-    {{ return(var('event_parse')['reject_rules'] | map('first') | list + ['unexpected_header']) }}
+    {{ return(
+        var('event_parse')['reject_rules'] | map('first') | list
+        + ['line_too_long', 'unexpected_header']
+    ) }}
 {%- endmacro %}

@@ -91,8 +91,9 @@
 
 {#-
     The lines of the files this build loads (landing_files_to_load), each file read as text by
-    its path: `line`, `source_file`, `file_size`, `file_modified_at`; no rows when no file is
-    new.
+    its path: `line`, `source_file`, `file_size`, `file_modified_at`, `is_too_long`; no rows
+    when no file is new. The server's reader skips a line longer than its bound; such a line
+    is one row too, from brz_landing_files.long_lines: its start, number and length.
 -#}
 {% macro read_landing_files() -%}
     {%- for file in landing_files_to_load() -%}
@@ -100,17 +101,24 @@
             value as line,
             {{ sql_string(file.name) }} as source_file,
             cast({{ file.size }} as bigint) as file_size,
-            cast({{ sql_string(file.modified) }} as timestamp) as file_modified_at
+            cast({{ sql_string(file.modified) }} as timestamp) as file_modified_at,
+            false as is_too_long
         from text.`{{ file.path | replace('`', '``') }}`
-        {% if not loop.last %}union all{% endif %}
-    {% else -%}
+        union all
+    {% endfor -%}
+        {#- the lines the reader skipped as too long: their start, number and length -#}
         select
-            cast(null as string) as line,
-            cast(null as string) as source_file,
-            cast(null as bigint) as file_size,
-            cast(null as timestamp) as file_modified_at
-        where false
-    {%- endfor %}
+            concat(
+                long_line.line_start, '... (line ', long_line.line_number, ', ',
+                long_line.line_bytes, ' bytes: not read)'
+            ) as line,
+            source_file,
+            file_size,
+            file_modified_at,
+            true as is_too_long
+        from {{ ref('brz_landing_files') }}
+        lateral view explode(long_lines) as long_line
+        where load_status = 'new'
 {%- endmacro %}
 
 

@@ -68,21 +68,23 @@
 
 
 {#-
-    Post-hook of brz_landing_files: reads each new gzip file to its end on the server and marks
-    the ones it cannot read (corrupt or truncated) `unreadable`, with the error. (A plain
-    file's bytes always read as text: a bad line is quarantined by the parser instead; plain
-    files are not tried, which keeps a daily build's cost at one query.) They are not loaded;
-    brz_file_loads records them as `unreadable_file`, and the build goes on with the others.
-    A later build tries them again (a fixed file is new then).
+    Post-hook of brz_landing_files: checks each new file before any line of it is loaded.
+    A gzip file is read to its end on the server; one it cannot read (corrupt or truncated) is
+    marked `unreadable` with the error, not loaded (brz_file_loads records it as
+    `unreadable_file`), and the build goes on with the others; a later build tries it again.
+    (A plain file's bytes always read as text: a bad line is quarantined by the parser.)
+    Every readable new file is then scanned on this machine, in blocks, for lines longer than
+    the server's bound (LAKEHOUSE_MAX_LINE_BYTES), which its reader skips: they are kept in
+    `long_lines` (number, length, first bytes) for bronze to quarantine as line_too_long.
 -#}
-{% macro mark_unreadable_landing_files() -%}
+{% macro inspect_new_landing_files() -%}
     {%- if execute and model.resource_type == 'model' -%}
         {%- set rows = run_query(
             'select source_file, file_path from ' ~ this
-            ~ " where load_status = 'new' and source_file like '%.gz' order by source_file"
+            ~ " where load_status = 'new' order by source_file"
         ) -%}
         {%- for row in rows -%}
-            {%- set error = adapter.read_error(row[1]) -%}
+            {%- set error = adapter.read_error(row[1]) if row[0].endswith('.gz') else '' -%}
             {%- if error -%}
                 {%- do run_query(
                     'update ' ~ this ~ " set load_status = 'unreadable', read_error = "
@@ -90,6 +92,29 @@
                 ) -%}
                 {{ log('Landing file ' ~ row[0] ~ ' cannot be read and is not loaded'
                        ~ ' (brz_file_loads: unreadable_file): ' ~ error, info=true) }}
+            {%- else -%}
+                {%- set found = adapter.long_lines(row[1]) -%}
+                {%- if found is none -%}
+                    {{ log('Landing file ' ~ row[0] ~ ' not scanned for long lines (not a'
+                           ~ ' local file, or the server sets no line bound)', info=true) }}
+                {%- elif found -%}
+                    {%- set structs = [] -%}
+                    {%- for line in found -%}
+                        {%- do structs.append(
+                            "named_struct('line_number', cast(" ~ line.line_number
+                            ~ " as bigint), 'line_bytes', cast(" ~ line.line_bytes
+                            ~ " as bigint), 'line_start', " ~ sql_string(line.start) ~ ")"
+                        ) -%}
+                    {%- endfor -%}
+                    {%- do run_query(
+                        'update ' ~ this ~ ' set long_lines = array(' ~ structs | join(', ')
+                        ~ ') where source_file = ' ~ sql_string(row[0])
+                    ) -%}
+                    {{ log('Landing file ' ~ row[0] ~ ': ' ~ found | length ~ ' line(s) longer'
+                           ~ ' than the line bound, quarantined as line_too_long (lines '
+                           ~ found | map(attribute='line_number') | join(', ') ~ ')',
+                           info=true) }}
+                {%- endif -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}

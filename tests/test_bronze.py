@@ -31,8 +31,15 @@ SAMPLE = [  # the two rows docs/data.md quotes from the real files
 ]
 TRUNCATED = SAMPLE[1][:40]
 CUT_GZIP = "events_2019-10-05.csv.gz"  # a gzip cut off midway: the server cannot read it
+LONG_GZIP = "events_long_lines.csv.gz"  # lines at the server's line bound (64 KiB + 1)
 # product_id and category_id swapped: both are integers, so only the header tells
 SWAPPED_HEADER = generate.HEADER.replace("product_id,category_id", "category_id,product_id")
+
+
+def _padded(length: int) -> str:
+    """SAMPLE[0], a valid event, with its brand padded to `length` bytes in all."""
+    brand = "s" * (length - len(SAMPLE[0]) + len("shiseido"))
+    return SAMPLE[0].replace(",shiseido,", f",{brand},")
 
 
 def _lines_in(path) -> list[str]:
@@ -80,6 +87,10 @@ def bronze(lakehouse, spark, dbt, tmp_path_factory):
     whole = gzip.compress((generate.HEADER + "\n" + "\n".join(day5 * 200) + "\n").encode())
     (landing / CUT_GZIP).write_bytes(whole[: len(whole) // 2])
     state["whole_gzip"] = whole
+    # 65,535 bytes + "\n" is read; 65,536 + "\n" reaches the bound and is skipped by the reader
+    long_lines = [SAMPLE[0]] * 50 + [_padded(65_535), _padded(65_536)] + [SAMPLE[1]] * 50
+    with gzip.open(landing / LONG_GZIP, "wt") as fh:
+        fh.write(generate.HEADER + "\n" + "\n".join(long_lines) + "\n")
     state["versions_before"] = {
         t: _history(spark, t)[-1].version for t in ("brz_event_lines", "brz_file_contents")
     }
@@ -112,7 +123,7 @@ def test_a_build_reads_only_the_new_files_by_their_paths(bronze, dbt, spark):
     compiled = next(dbt.target.rglob("run/**/brz_landed_lines.sql")).read_text()
     read = sorted(Path(p).name for p in re.findall(r"text\.`([^`]+)`", compiled))
     assert read == ["2019-Oct.csv.gz", "events_2019-10-02.csv.gz", "events_2019-10-04.csv",
-                    "events_bad_rows.csv", "events_swapped.csv"]  # fmt: skip
+                    "events_bad_rows.csv", LONG_GZIP, "events_swapped.csv"]  # fmt: skip
     # brz_event_lines appended the new files' distinct lines and nothing else
     appends = [h for h in _history(spark, "brz_event_lines")
                if h.version > bronze["versions_before"]["brz_event_lines"]
@@ -120,7 +131,7 @@ def test_a_build_reads_only_the_new_files_by_their_paths(bronze, dbt, spark):
     assert len(appends) == 1
     new = spark.sql(
         f"select count(*) from {PREFIX}bronze.brz_event_lines where source_file in "
-        "('2019-Oct.csv.gz', 'events_2019-10-04.csv', 'events_bad_rows.csv', "
+        f"('2019-Oct.csv.gz', 'events_2019-10-04.csv', 'events_bad_rows.csv', '{LONG_GZIP}', "
         "'events_swapped.csv')"
     ).first()[0]
     assert int(appends[0].operationMetrics["numOutputRows"]) == new
@@ -191,6 +202,33 @@ def test_every_kind_of_bad_row_is_quarantined_with_its_reason(bronze, spark):
     assert row["rows_accepted"] == outcomes.count("accepted")
     assert row["rows_duplicate"] == outcomes.count("duplicate")
     assert row["rows_rejected"] == sum(expected_rejects.values())
+
+
+def test_a_line_longer_than_the_bound_is_quarantined_by_its_start(bronze, spark):
+    """The server's reader skips a line of more than max_line_bytes (64 KiB, line break
+    included) without holding it; the scan of the new file found it, and it is quarantined
+    as line_too_long with its first bytes, number and length. The line one byte shorter is
+    read and loads as an event. The file's every line is accounted for."""
+    assert f"Landing file {LONG_GZIP}: 1 line(s) longer than the line bound" in (
+        bronze["second"].output
+    )
+    rejected = spark.sql(
+        f"select line, reject_reason, n_occurrences from {PREFIX}bronze.brz_rejected_event_lines "
+        f"where source_file = '{LONG_GZIP}'"
+    ).collect()
+    assert [(r.reject_reason, r.n_occurrences) for r in rejected] == [("line_too_long", 1)]
+    assert rejected[0].line.startswith(SAMPLE[0][:60])
+    assert rejected[0].line.endswith("... (line 53, 65536 bytes: not read)")
+    assert len(rejected[0].line) < 300
+    brands = spark.sql(
+        f"select length(brand) as n from {PREFIX}bronze.brz_events "
+        f"where source_file = '{LONG_GZIP}'"
+    ).collect()
+    read_whole = len(_padded(65_535)) - len(SAMPLE[0]) + len("shiseido")
+    assert sorted(r.n for r in brands) == [len("aqua"), len("shiseido"), read_whole]
+    row = _audit(spark)[LONG_GZIP]
+    assert (row["lines_landed"], row["rows_accepted"], row["rows_duplicate"]) == (102, 3, 98)
+    assert row["rows_rejected"] == 1
 
 
 def test_a_file_with_another_header_is_quarantined_whole(bronze, spark):

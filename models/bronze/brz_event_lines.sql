@@ -28,9 +28,10 @@ distinct_lines as (
         line,
         source_file,
         file_modified_at,
+        coalesce(is_too_long, false) as is_too_long,
         count(*) as n_occurrences
     from landed
-    group by source_file, file_modified_at, line
+    group by source_file, file_modified_at, line, coalesce(is_too_long, false)
 
 ),
 
@@ -44,7 +45,8 @@ unexpected_headers as (
         true as has_unexpected_header
     from distinct_lines
     where
-        regexp_like(line, '^[A-Za-z_ ]+(,[A-Za-z_ ]*)+$')
+        not is_too_long
+        and regexp_like(line, '^[A-Za-z_ ]+(,[A-Za-z_ ]*)+$')
         and regexp_like(
             lower(line), '(^|,)({{ var("source_header") | replace(",", "|") }})(,|$)'
         )
@@ -67,7 +69,10 @@ parsed as (
 
     {{ parse_event_lines(
         'checked_lines',
-        ['line', 'source_file', 'file_modified_at', 'n_occurrences', 'has_unexpected_header']
+        [
+            'line', 'source_file', 'file_modified_at', 'n_occurrences', 'is_too_long',
+            'has_unexpected_header',
+        ]
     ) }}
 
 ),
@@ -94,11 +99,14 @@ final as (
         event_time,
 
         -- the first rule the line breaks (null: a valid event), and the line itself when so
+        -- (the start of a line too long to read)
         case
-            when has_unexpected_header then 'unexpected_header' else reject_reason
+            when is_too_long then 'line_too_long'
+            when has_unexpected_header then 'unexpected_header'
+            else reject_reason
         end as reject_reason,
         case
-            when has_unexpected_header or reject_reason is not null then line
+            when is_too_long or has_unexpected_header or reject_reason is not null then line
         end as rejected_line,
 
         -- how often the line occurs in its file (more than once: exact duplicates)

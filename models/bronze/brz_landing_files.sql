@@ -1,12 +1,13 @@
 {{ config(
     materialized='table',
-    post_hook=["{{ mark_unreadable_landing_files() }}"],
+    post_hook=["{{ inspect_new_landing_files() }}"],
 ) }}
 
 -- What this build does with each file of the landing folder, from the folder's listing alone
 -- (name, size, modification time: no file is read) and the load audit's last word on each
--- name. A file's identity is its name, size and modification time. The post-hook then reads
--- each new gzip file and marks the ones the server cannot read `unreadable`.
+-- name. A file's identity is its name, size and modification time. The post-hook then checks
+-- each new file: a gzip file the server cannot read is marked `unreadable`, and the lines too
+-- long for the server's reader are listed in `long_lines` (macros/landing_files.sql).
 
 with
 
@@ -54,7 +55,11 @@ final as (
         end as load_status,
 
         -- why the server cannot read it (set by the post-hook; null otherwise)
-        cast(null as string) as read_error
+        cast(null as string) as read_error,
+
+        -- the lines the server's reader skips as too long (set by the post-hook; null: none)
+        cast(null as array<struct<line_number: bigint, line_bytes: bigint, line_start: string>>)
+            as long_lines
 
     from listing
     left join known on listing.source_file = known.source_file

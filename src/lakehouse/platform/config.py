@@ -70,6 +70,10 @@ class Settings:
     # cluster and its executors run on the workers.
     master: str = ""
     executor_memory: str = "4g"
+    # The longest line the server reads from a landing file, its line break included
+    # (LAKEHOUSE_MAX_LINE_BYTES, 64 KiB): a longer one is skipped by the file reader, so one
+    # huge line cannot exhaust the server's memory; bronze quarantines it as line_too_long.
+    max_line_bytes: int = 65536
     # dbt vars the daily schedule passes to every run besides run_date
     # (LAKEHOUSE_DBT_VARS, a JSON object; empty: the defaults of dbt_project.yml).
     dbt_vars: dict = field(default_factory=dict)
@@ -103,6 +107,7 @@ class Settings:
             ).resolve(),
             master=os.environ.get("LAKEHOUSE_MASTER", ""),
             executor_memory=os.environ.get("LAKEHOUSE_EXECUTOR_MEMORY", "4g"),
+            max_line_bytes=_int_env("LAKEHOUSE_MAX_LINE_BYTES", 65536),
             dbt_vars=_json_env("LAKEHOUSE_DBT_VARS"),
         )
 

@@ -47,6 +47,9 @@ FAIR_POOLS = """<?xml version="1.0"?>
 </allocations>
 """
 CONNECT_PLUGIN = "org.apache.spark.sql.connect.SparkConnectPlugin"
+# The Hadoop setting that bounds a line read from a text file: a line whose bytes, line break
+# included, reach it is skipped.
+MAX_LINE_CONF = "spark.hadoop.mapreduce.input.linerecordreader.line.maxlength"
 
 
 class ServerError(RuntimeError):
@@ -291,6 +294,10 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
         # an ALS stage instead of queueing behind it (FIFO would run whole jobs in order).
         "spark.scheduler.mode": "FAIR",
         "spark.scheduler.allocation.file": str(s.state_dir / FAIR_POOLS_FILE),
+        # A landing line longer than max_line_bytes (its line break included) is skipped by
+        # Hadoop's line reader, which never holds more than that many bytes of it; bronze's
+        # scan of each new file quarantines it as line_too_long (lakehouse.data.lines).
+        MAX_LINE_CONF: str(s.max_line_bytes + 1),
         # One machine: no task should wait (3 s by default) for a "more local" slot.
         "spark.locality.wait": "0s",
     }

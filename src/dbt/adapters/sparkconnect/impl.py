@@ -8,12 +8,15 @@ by name for a team that also runs on Databricks.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from dbt.adapters.base import PythonJobHelper, available
 from dbt.adapters.contracts.connection import AdapterResponse
 from dbt.adapters.spark.impl import SparkAdapter
 from dbt.adapters.sparkconnect.connections import SparkConnectConnectionManager
+from dbt.adapters.sparkconnect.line_scan import long_lines
 from dbt.adapters.sparkconnect.python_submissions import SparkConnectPythonJobHelper
 from dbt_common.exceptions import DbtRuntimeError
 
@@ -58,6 +61,30 @@ class SparkConnectAdapter(SparkAdapter):
         except DbtRuntimeError as error:
             return read_error_summary(str(error))
         return ""
+
+    @available
+    def long_lines(self, path: str) -> list[dict] | None:
+        """The lines of the landing file at `path` that the server's reader skips as longer
+        than its bound (LAKEHOUSE_MAX_LINE_BYTES): `line_number`, `line_bytes` and `start` (the
+        first bytes) of each. Scanned here, in blocks, never holding a line whole. None when
+        the file is not on this machine's file system or the server sets no bound."""
+        bound = self._max_line_bound()
+        parsed = urlparse(path)
+        if bound is None or parsed.scheme not in ("", "file"):
+            return None
+        found = long_lines(Path(unquote(parsed.path)), bound)
+        return [
+            {"line_number": f.line_number, "line_bytes": f.line_bytes, "start": f.start}
+            for f in found
+        ]
+
+    def _max_line_bound(self) -> int | None:
+        """The server's line bound (Hadoop's line.maxlength), None when it has none."""
+        from lakehouse.platform.server import MAX_LINE_CONF
+
+        _, table = self.execute(f"set {MAX_LINE_CONF}", fetch=True)
+        value = table.rows[0][1] if table.rows else ""
+        return int(value) if str(value).isdigit() else None
 
 
 def read_error_summary(message: str, limit: int = 300) -> str:
