@@ -8,6 +8,7 @@ by name for a team that also runs on Databricks.
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -77,6 +78,33 @@ class SparkConnectAdapter(SparkAdapter):
             {"line_number": f.line_number, "line_bytes": f.line_bytes, "start": f.start}
             for f in found
         ]
+
+    @available
+    def orphan_candidate(self, warehouse: str, schema: str, identifier: str) -> dict | None:
+        """The managed folder of `schema.identifier` in the `warehouse` (the server's
+        spark.sql.warehouse.dir) when it exists and is not empty: {path, is_delta} (is_delta:
+        it holds a committed Delta log). None otherwise, and for a warehouse not on this
+        machine's file system."""
+        parsed = urlparse(warehouse)
+        if parsed.scheme not in ("", "file"):
+            return None
+        folder = Path(unquote(parsed.path)) / f"{schema.lower()}.db" / identifier.lower()
+        if not folder.is_dir() or not any(folder.iterdir()):
+            return None
+        is_delta = any((folder / "_delta_log").glob("*.json"))
+        return {"path": str(folder), "is_delta": is_delta}
+
+    @available
+    def move_aside(self, path: str) -> str:
+        """Moves the folder `path` (a table folder in the warehouse) to `orphaned/` beside the
+        warehouse, under its table name and the time; returns the new path."""
+        folder = Path(path)
+        target_dir = folder.parent.parent.parent / "orphaned"
+        target_dir.mkdir(mode=0o700, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S") + f".{time.time_ns() % 10**9:09d}"
+        target = target_dir / f"{folder.parent.name.removesuffix('.db')}.{folder.name}-{stamp}"
+        folder.rename(target)
+        return str(target)
 
     def _max_line_bound(self) -> int | None:
         """The server's line bound (Hadoop's line.maxlength), None when it has none."""
