@@ -7,16 +7,18 @@ where it listens, rather than trusting the configuration.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import socket
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import BIN_DIR
-from lakehouse.platform import auth, server
+from lakehouse.platform import auth, cluster, server
 from lakehouse.platform.config import Settings
 
 
@@ -152,6 +154,31 @@ def test_a_stale_pid_file_naming_another_process_is_left_alone(tmp_path, setting
     finally:
         bystander.kill()
         bystander.wait()
+
+
+def test_cluster_down_stops_its_own_processes_and_leaves_a_stale_pid_alone(tmp_path, settings):
+    """`cluster down` signals a pid only when it is this folder's master or worker (its class
+    on the command line, the cluster folder as working directory)."""
+    other = dataclasses.replace(settings, state_dir=tmp_path)
+    cs = cluster.ClusterSettings.from_settings(other)
+    cs.folder.mkdir(parents=True)
+    bystander = subprocess.Popen(["sleep", "60"], cwd=cs.folder)  # right folder, wrong class
+    ours = subprocess.Popen(  # stands in for a worker: its class in argv, in the folder
+        [sys.executable, "-c", "import time; time.sleep(60)", cluster.WORKER_CLASS],
+        cwd=cs.folder, start_new_session=True,
+    )  # fmt: skip
+    try:
+        cs.pid_file.write_text(json.dumps({"master": bystander.pid, "worker-1": ours.pid}))
+        said = []
+        cluster.down(other, echo=said.append)
+        assert ours.wait(timeout=30) is not None
+        assert bystander.poll() is None, "cluster down signalled a process not its own"
+        assert any(f"named pid {bystander.pid} for master" in line for line in said), said
+        assert not cs.pid_file.exists()
+    finally:
+        for proc in (bystander, ours):
+            proc.kill()
+            proc.wait()
 
 
 def test_settings_defaults_are_loopback_and_sized_for_this_machine(monkeypatch):

@@ -101,7 +101,7 @@ def up(settings: Settings, echo=print) -> ClusterSettings:
     """Starts the master and the workers (no-op when they run); returns the cluster's settings."""
     cs = ClusterSettings.from_settings(settings)
     pids = _read_pids(cs)
-    if pids and all(pid_alive(p) for p in pids.values()):
+    if pids and all(pid_alive(p) and is_cluster_process(p, cs) for p in pids.values()):
         echo(f"Cluster already running: {cs.master_url} (UI {cs.master_ui})")
         return cs
     for port in (cs.master_port, cs.master_ui_port):
@@ -132,10 +132,31 @@ def up(settings: Settings, echo=print) -> ClusterSettings:
     return cs
 
 
+def is_cluster_process(pid: int, cs: ClusterSettings) -> bool:
+    """Whether `pid` is a master or worker of this state folder's cluster: its command line
+    names the master or worker class and it runs in the cluster folder. Where there is no
+    /proc (macOS) it cannot tell and says yes."""
+    if not Path("/proc/self").exists():
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except (OSError, UnicodeDecodeError):
+        return False
+    named = MASTER_CLASS in cmdline or WORKER_CLASS in cmdline
+    return named and Path(cwd) == cs.folder.resolve()
+
+
 def down(settings: Settings, echo=print) -> None:
+    """Stops the master and workers the pid file names, workers first. A pid that is not
+    this folder's master or worker (reused after a reboot) is left alone, with a line."""
     cs = ClusterSettings.from_settings(settings)
     pids = _read_pids(cs)
     for name, pid in sorted(pids.items(), reverse=True):  # workers first, then the master
+        if pid_alive(pid) and not is_cluster_process(pid, cs):
+            echo(f"{cs.pid_file} named pid {pid} for {name}, which is not this lakehouse's "
+                 "cluster (a stale pid file?): left alone")  # fmt: skip
+            continue
         if pid_alive(pid):
             try:
                 os.killpg(os.getpgid(pid), signal.SIGTERM)
