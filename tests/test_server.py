@@ -17,52 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN_DIR
+from conftest import BIN_DIR, is_loopback_address, listening_sockets
 from lakehouse.platform import auth, cluster, server
 from lakehouse.platform.config import Settings
 
 
-def _listening_sockets(pid: int) -> list[tuple[str, int]]:
-    """(address, port) of every TCP socket in LISTEN state owned by process `pid`."""
-    inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    found = []
-    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state != "0A" or inode not in inodes:  # 0A = LISTEN
-                continue
-            hex_addr, hex_port = local.split(":")
-            assert len(hex_addr) == width
-            raw = bytes.fromhex(hex_addr)
-            # /proc stores each 32-bit word in host (little-endian) order.
-            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
-            family = socket.AF_INET if width == 8 else socket.AF_INET6
-            found.append((socket.inet_ntop(family, raw), int(hex_port, 16)))
-    return found
-
-
-def _is_loopback(address: str) -> bool:
-    return (
-        address.startswith("127.")
-        or address in ("::1", "::ffff:127.0.0.1")
-        or (address.startswith("::ffff:127."))
-    )
-
-
 def test_every_listening_socket_is_on_loopback(lakehouse):
     pid = server.read_pid(lakehouse)
-    sockets = _listening_sockets(pid)
+    sockets = listening_sockets(pid)
     ports = {port for _, port in sockets}
     assert {lakehouse.thrift_port, lakehouse.connect_port, lakehouse.ui_port} <= ports, sockets
-    assert [s for s in sockets if not _is_loopback(s[0])] == [], sockets
+    assert [s for s in sockets if not is_loopback_address(s[0])] == [], sockets
 
 
 def test_status_reports_each_endpoint(lakehouse):
@@ -85,7 +50,8 @@ def test_port_taken_fails_fast_and_names_the_port(tmp_path, settings):
         squatter.listen()
         port = squatter.getsockname()[1]
         other = dataclasses.replace(settings, state_dir=tmp_path, thrift_port=port)
-        with pytest.raises(server.ServerError, match=f"thrift port {port}.*already in use"):
+        taken = f"thrift port 127.0.0.1:{port}.*already in use"
+        with pytest.raises(server.ServerError, match=taken):
             server.up(other)
     # Refused before any JVM was started.
     assert not other.pid_file.exists()

@@ -62,7 +62,7 @@ def _cmd_where(settings: Settings, args: argparse.Namespace) -> int:
     print(
         "Where to look:\n"
         f"  dbt docs (lineage):  .venv/bin/dbt docs serve --host 127.0.0.1 --port 8080\n"
-        f"  Spark UI (plans):    http://{s.host}:{s.ui_port}\n"
+        f"  Spark UI (plans):    http://{s.local_host}:{s.ui_port}\n"
         f"  MLflow UI:           make mlflow-ui   (store: {s.mlflow_dir})\n"
         f"  Thrift (SQL):        {s.host}:{s.thrift_port}   (any HiveServer2 client; user "
         f"{auth.THRIFT_USER}, password: `lakehouse token`)\n"

@@ -8,6 +8,7 @@ in the README and the `Settings` fields below are the whole list.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from dataclasses import dataclass, field
@@ -25,6 +26,15 @@ def find_project_root(start: Path | None = None) -> Path:
         if (folder / "dbt_project.yml").is_file():
             return folder
     return here
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only (localhost, 127.0.0.0/8, ::1)."""
+    host = host.strip().lower()
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost
+        return False
 
 
 def _int_env(name: str, default: int) -> int:
@@ -74,6 +84,10 @@ class Settings:
     # (LAKEHOUSE_MAX_LINE_BYTES, 64 KiB): a longer one is skipped by the file reader, so one
     # huge line cannot exhaust the server's memory; bronze quarantines it as line_too_long.
     max_line_bytes: int = 65536
+    # A keystore (PKCS12 or JKS) for serving Thrift over TLS (LAKEHOUSE_TLS_KEYSTORE; its
+    # password in LAKEHOUSE_TLS_KEYSTORE_PASSWORD). Only with it may LAKEHOUSE_HOST be an
+    # address beyond loopback, and then only Thrift listens there (docs/operations.md).
+    tls_keystore: str = ""
     # dbt vars the daily schedule passes to every run besides run_date
     # (LAKEHOUSE_DBT_VARS, a JSON object; empty: the defaults of dbt_project.yml).
     dbt_vars: dict = field(default_factory=dict)
@@ -108,8 +122,26 @@ class Settings:
             master=os.environ.get("LAKEHOUSE_MASTER", ""),
             executor_memory=os.environ.get("LAKEHOUSE_EXECUTOR_MEMORY", "4g"),
             max_line_bytes=_int_env("LAKEHOUSE_MAX_LINE_BYTES", 65536),
+            tls_keystore=os.environ.get("LAKEHOUSE_TLS_KEYSTORE", ""),
             dbt_vars=_json_env("LAKEHOUSE_DBT_VARS"),
         )
+
+    @property
+    def tls_keystore_password(self) -> str:
+        """The TLS keystore's password (LAKEHOUSE_TLS_KEYSTORE_PASSWORD; never a field, so no
+        repr of the settings shows it)."""
+        return os.environ.get("LAKEHOUSE_TLS_KEYSTORE_PASSWORD", "")
+
+    @property
+    def local_host(self) -> str:
+        """Where Spark Connect, the Spark UI and the driver listen: the host when it is
+        loopback, else 127.0.0.1 (beyond loopback only Thrift listens, over TLS)."""
+        return self.host if is_loopback(self.host) else "127.0.0.1"
+
+    def listen_host(self, endpoint: str) -> str:
+        """The address `endpoint` (a key of `ports`) listens on: Thrift on the host, the
+        others on local_host."""
+        return self.host if endpoint == "thrift" else self.local_host
 
     # -- paths under the state folder ---------------------------------------------------------
     @property
@@ -192,13 +224,13 @@ class Settings:
         `connect_address` instead). pyspark sends a token without TLS only to `localhost`."""
         if self.connect_token:
             return f"sc://localhost:{self.connect_port}/;token={self.connect_token}"
-        return f"sc://{self.host}:{self.connect_port}"
+        return f"sc://{self.local_host}:{self.connect_port}"
 
     @property
     def connect_address(self) -> str:
         """The Spark Connect endpoint for messages: never the token itself."""
         suffix = " (token required)" if self.connect_token else ""
-        return f"sc://{self.host}:{self.connect_port}{suffix}"
+        return f"sc://{self.local_host}:{self.connect_port}{suffix}"
 
     @property
     def ports(self) -> dict[str, int]:

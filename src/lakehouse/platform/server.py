@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import ipaddress
 import os
 import shutil
 import signal
@@ -29,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lakehouse.platform import auth
-from lakehouse.platform.config import Settings
+from lakehouse.platform.config import Settings, is_loopback
 from lakehouse.platform.jars import JarsMissing, cached_jars, spark_env, spark_home
 
 THRIFT_SERVER_CLASS = "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2"
@@ -209,8 +208,18 @@ def query_thrift(settings: Settings, timeout: float = 30.0) -> str:
 
     if not port_open(settings.host, settings.thrift_port):
         raise ConnectionError(f"nothing listens on {settings.host}:{settings.thrift_port}")
-    conn = hive.connect(host=settings.host, port=settings.thrift_port, username=auth.THRIFT_USER,
-                        auth="CUSTOM", password=auth.require_secret(settings))  # fmt: skip
+    if settings.tls_keystore:  # TLS (the certificate is not checked: the probe is local)
+        from dbt.adapters.spark.connections import build_ssl_transport
+
+        transport = build_ssl_transport(
+            host=settings.host, port=settings.thrift_port, username=auth.THRIFT_USER,
+            auth="CUSTOM", kerberos_service_name=None, password=auth.require_secret(settings),
+        )  # fmt: skip
+        conn = hive.connect(thrift_transport=transport)
+    else:
+        conn = hive.connect(host=settings.host, port=settings.thrift_port,
+                            username=auth.THRIFT_USER, auth="CUSTOM",
+                            password=auth.require_secret(settings))  # fmt: skip
     try:
         cur = conn.cursor()
         cur.execute("select 1 as ok")
@@ -226,8 +235,8 @@ def query_connect(settings: Settings) -> str:
     """Run `select 1` over Spark Connect; returns the server's Spark version."""
     from pyspark.sql import SparkSession
 
-    if not port_open(settings.host, settings.connect_port):
-        raise ConnectionError(f"nothing listens on {settings.host}:{settings.connect_port}")
+    if not port_open(settings.local_host, settings.connect_port):
+        raise ConnectionError(f"nothing listens on {settings.local_host}:{settings.connect_port}")
     spark = SparkSession.builder.remote(settings.connect_url).create()
     try:
         rows = spark.sql("select 1 as ok").collect()
@@ -239,7 +248,7 @@ def query_connect(settings: Settings) -> str:
 
 
 def query_ui(settings: Settings) -> str:
-    url = f"http://{settings.host}:{settings.ui_port}/api/v1/applications"
+    url = f"http://{settings.local_host}:{settings.ui_port}/api/v1/applications"
     with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 - loopback only
         return f"HTTP {resp.status}"
 
@@ -262,12 +271,12 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
         "spark.driver.memory": s.driver_memory,
         "spark.driver.extraJavaOptions": java_opts,
         # Every listener on the chosen interface (loopback by default).
-        "spark.driver.host": s.host,
-        "spark.driver.bindAddress": s.host,
+        "spark.driver.host": s.local_host,
+        "spark.driver.bindAddress": s.local_host,
         "spark.ui.port": str(s.ui_port),
         "spark.port.maxRetries": "0",
         "spark.plugins": CONNECT_PLUGIN,
-        "spark.connect.grpc.binding.address": s.host,
+        "spark.connect.grpc.binding.address": s.local_host,
         "spark.connect.grpc.binding.port": str(s.connect_port),
         # Delta Lake and the Hive metastore.
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -305,6 +314,8 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
         conf["spark.executor.memory"] = s.executor_memory
         conf["spark.executor.cores"] = "1"
     cmd = [spark_submit(), "--class", THRIFT_SERVER_CLASS, "--name", "ecom-lakehouse"]
+    if s.tls_keystore:  # the keystore's password, in a private file rather than in `ps`
+        cmd += ["--properties-file", str(tls_properties_file(s))]
     if jars:
         # On the driver's own class path too: Thrift sessions resolve data sources through a
         # session class loader that does not see `--jars`, and would miss `delta`.
@@ -320,12 +331,32 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
         "--hiveconf", "hive.server2.authentication=CUSTOM",
         "--hiveconf", f"hive.server2.custom.authentication.class={auth.AUTHENTICATOR_CLASS}",
     ]  # fmt: skip
+    if s.tls_keystore:  # Thrift over TLS, the only endpoint beyond loopback
+        cmd += [
+            "--hiveconf", "hive.server2.use.SSL=true",
+            "--hiveconf", f"hive.server2.keystore.path={Path(s.tls_keystore).resolve()}",
+        ]  # fmt: skip
     return cmd
+
+
+def tls_properties_file(settings: Settings) -> Path:
+    return settings.state_dir / "tls.properties"
+
+
+def write_tls_properties(settings: Settings) -> None:
+    """The spark-submit properties file that gives Thrift its keystore's password (mode
+    0600 in the private state folder; spark-submit reads it, `ps` never shows it)."""
+    path = tls_properties_file(settings)
+    password = settings.tls_keystore_password.replace("\\", "\\\\")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(f"spark.hadoop.hive.server2.keystore.password={password}\n")
+    path.chmod(0o600)
 
 
 def server_env(settings: Settings) -> dict[str, str]:
     env = spark_env()
-    env["SPARK_LOCAL_IP"] = settings.host  # driver RPC and block manager on loopback too
+    env["SPARK_LOCAL_IP"] = settings.local_host  # driver RPC and block manager on loopback
     # The secret, for Spark Connect and the Thrift authenticator: environment variables stay
     # out of `ps` and are readable by the server's own user only.
     secret = auth.require_secret(settings)
@@ -352,7 +383,7 @@ def status(settings: Settings) -> tuple[int | None, list[EndpointStatus]]:
     probes = [
         ("thrift", f"{s.host}:{s.thrift_port}", lambda: query_thrift(s)),
         ("connect", s.connect_address, lambda: query_connect(s)),
-        ("ui", f"http://{s.host}:{s.ui_port}", lambda: query_ui(s)),
+        ("ui", f"http://{s.local_host}:{s.ui_port}", lambda: query_ui(s)),
     ]
     result = []
     for name, address, probe in probes:
@@ -364,20 +395,29 @@ def status(settings: Settings) -> tuple[int | None, list[EndpointStatus]]:
 
 
 def check_host(settings: Settings) -> None:
-    """Refuses a host other than loopback: the server has no TLS, so its endpoints (SQL text,
-    tokens, the Spark UI) must not be reachable from the network."""
-    host = settings.host.strip().lower()
-    try:
-        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
-    except ValueError:  # a host name other than localhost
-        loopback = False
-    if not loopback:
+    """Refuses a host beyond loopback unless Thrift is given TLS: the endpoints carry SQL,
+    results and the secret, which must not cross a network in clear. With a TLS keystore,
+    Thrift listens on the host over TLS, and Spark Connect and the Spark UI (which have no TLS
+    here) stay on 127.0.0.1."""
+    if is_loopback(settings.host):
+        return
+    tunnel = (
+        "Keep the default 127.0.0.1 and reach it from another machine through an SSH tunnel "
+        "(ssh -L 10000:127.0.0.1:10000 -L 15002:127.0.0.1:15002 this-host)"
+    )
+    if not settings.tls_keystore:
         raise ServerError(
             f"Refusing LAKEHOUSE_HOST={settings.host}: the server would listen beyond this "
-            "machine without TLS, sending SQL, results and the Connect token in clear. Keep "
-            "the default 127.0.0.1 and reach it from another machine through an SSH tunnel "
-            "(ssh -L 10000:127.0.0.1:10000 -L 15002:127.0.0.1:15002 this-host)."
+            "machine without TLS, sending SQL, results and the secret in clear. "
+            + tunnel
+            + ", or give Thrift TLS: LAKEHOUSE_TLS_KEYSTORE (a PKCS12 or JKS keystore) and "
+            "LAKEHOUSE_TLS_KEYSTORE_PASSWORD (Spark Connect and the UI then stay on 127.0.0.1)."
         )
+    if not Path(settings.tls_keystore).is_file():
+        raise ServerError(f"LAKEHOUSE_TLS_KEYSTORE={settings.tls_keystore} is not a file")
+    if not settings.tls_keystore_password:
+        raise ServerError("LAKEHOUSE_TLS_KEYSTORE is set but LAKEHOUSE_TLS_KEYSTORE_PASSWORD "
+                          "is not: the server cannot open the keystore")  # fmt: skip
 
 
 def rotate_log(settings: Settings, max_bytes: int = LOG_ROTATE_BYTES) -> bool:
@@ -405,9 +445,9 @@ def _preflight(settings: Settings) -> list[Path]:
 
     def taken() -> list[str]:
         return [
-            f"{name} port {port}"
+            f"{name} port {settings.listen_host(name)}:{port}"
             for name, port in settings.ports.items()
-            if not port_free(settings.host, port)
+            if not port_free(settings.listen_host(name), port)
         ]
 
     # After a server was killed, its half-closed connections can hold a port for up to a
@@ -416,13 +456,15 @@ def _preflight(settings: Settings) -> list[Path]:
     while (
         busy
         and time.monotonic() < deadline
-        and not any(port_open(settings.host, port) for port in settings.ports.values())
+        and not any(
+            port_open(settings.listen_host(name), port) for name, port in settings.ports.items()
+        )
     ):
         time.sleep(1)
         busy = taken()
     if busy:
         raise ServerError(
-            f"Cannot start: {', '.join(busy)} on {settings.host} already in use by another "
+            f"Cannot start: {', '.join(busy)} already in use by another "
             "process. Stop it, or choose other ports with LAKEHOUSE_THRIFT_PORT, "
             "LAKEHOUSE_CONNECT_PORT and LAKEHOUSE_UI_PORT."
         )
@@ -447,6 +489,10 @@ def _up(settings: Settings, echo) -> int:
     except auth.AuthError as exc:
         raise ServerError(str(exc)) from exc
     (settings.state_dir / FAIR_POOLS_FILE).write_text(FAIR_POOLS)
+    if settings.tls_keystore:
+        write_tls_properties(settings)
+    else:
+        tls_properties_file(settings).unlink(missing_ok=True)
     cmd = build_command(settings, jars)
     echo(f"Starting lakehouse server (state in {settings.state_dir}) ...")
     if rotate_log(settings):
@@ -473,7 +519,7 @@ def _up(settings: Settings, echo) -> int:
         raise
     echo(
         f"Lakehouse server up (pid {proc.pid}): thrift {settings.host}:{settings.thrift_port}, "
-        f"connect {settings.connect_address}, Spark UI http://{settings.host}:{settings.ui_port}"
+        f"connect {settings.connect_address}, Spark UI http://{settings.local_host}:{settings.ui_port}"
     )
     return proc.pid
 
@@ -539,7 +585,7 @@ def down(settings: Settings, echo=print) -> bool:
     deadline = time.monotonic() + 30
     busy = list(settings.ports.items())
     while busy and time.monotonic() < deadline:
-        busy = [(n, p) for n, p in busy if port_open(settings.host, p, timeout=0.5)]
+        busy = [(n, p) for n, p in busy if port_open(settings.listen_host(n), p, timeout=0.5)]
         if busy:
             time.sleep(0.2)
     if busy:
