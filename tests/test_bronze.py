@@ -59,7 +59,7 @@ def _history(spark, table: str) -> list:
 
 @pytest.fixture(scope="module")
 def bronze(lakehouse, spark, dbt, tmp_path_factory):
-    landing = tmp_path_factory.mktemp("bt-landing")
+    landing = tmp_path_factory.mktemp("bt landing O'Hare")  # quoted in every statement
     mp = pytest.MonkeyPatch()
     mp.setenv("LAKEHOUSE_SCHEMA_PREFIX", PREFIX)
     mp.setenv("LAKEHOUSE_LANDING_DIR", str(landing))

@@ -1,7 +1,8 @@
 """A host beyond loopback, with a TLS keystore: Thrift alone listens there, over TLS and with
 the secret; Spark Connect, the Spark UI and the driver stay on 127.0.0.1; a client without
 TLS is refused; the keystore's password is in no command line; dbt connects over TLS by
-itself. Stops the session's server for its own and starts it again after.
+itself. The server is started by two `lakehouse up` at once, which give one server. Stops
+the session's server for its own and starts it again after.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ def _machine_address() -> str | None:
     return addresses[0] if addresses else None
 
 
-@pytest.fixture
-def tls_server(lakehouse, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def tls_server(lakehouse, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("tls")
+    monkeypatch = pytest.MonkeyPatch()
     address = _machine_address()
     if address is None or shutil.which("keytool") is None:
         pytest.skip("needs an IPv4 address beyond loopback and the JDK's keytool")
@@ -43,21 +46,50 @@ def tls_server(lakehouse, tmp_path, monkeypatch):
     )  # fmt: skip
     thrift, connect, ui = server.free_ports(3)
     settings = dataclasses.replace(
-        lakehouse, state_dir=tmp_path / "state", host=address, tls_keystore=str(keystore),
+        # a space and a quote in the state folder's path: every statement quotes it
+        lakehouse, state_dir=tmp_path / "state of O'Hare", host=address,
+        tls_keystore=str(keystore),
         thrift_port=thrift, connect_port=connect, ui_port=ui,
     )  # fmt: skip
     monkeypatch.setenv("LAKEHOUSE_TLS_KEYSTORE_PASSWORD", PASSWORD)
+    env = {**os.environ, "LAKEHOUSE_STATE_DIR": str(settings.state_dir),
+           "LAKEHOUSE_HOST": address, "LAKEHOUSE_TLS_KEYSTORE": str(keystore),
+           "LAKEHOUSE_THRIFT_PORT": str(thrift), "LAKEHOUSE_CONNECT_PORT": str(connect),
+           "LAKEHOUSE_UI_PORT": str(ui)}  # fmt: skip
     server.down(lakehouse)  # one server at a time on this machine
     try:
-        server.up(settings)
-        yield settings
+        # two `lakehouse up` at once: they take turns on the start lock
+        ups = [
+            subprocess.Popen(
+                [str(BIN_DIR / "lakehouse"), "up"],
+                env=env,
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            for _ in range(2)
+        ]
+        outputs = [proc.communicate(timeout=300)[0] for proc in ups]
+        yield settings, env, outputs
     finally:
         server.down(settings)
+        monkeypatch.undo()
         server.up(lakehouse)
 
 
+def test_two_ups_at_once_give_one_server_and_one_clear_message(tls_server):
+    settings, _, outputs = tls_server
+    pid = server.read_pid(settings)
+    started = [out for out in outputs if f"Lakehouse server up (pid {pid})" in out]
+    found = [out for out in outputs if f"Lakehouse server already running (pid {pid})" in out]
+    assert len(started) == len(found) == 1, outputs
+    java = subprocess.run(["pgrep", "-f", str(settings.state_dir / "warehouse")],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert java.stdout.split() == [str(pid)], java.stdout
+
+
 def test_beyond_loopback_only_thrift_listens_and_only_over_tls(tls_server):
-    settings = tls_server
+    settings, env, _ = tls_server
     pid = server.read_pid(settings)
     sockets = listening_sockets(pid)
     beyond = [(a, p) for a, p in sockets if not is_loopback_address(a)]
@@ -81,10 +113,6 @@ def test_beyond_loopback_only_thrift_listens_and_only_over_tls(tls_server):
     properties = server.tls_properties_file(settings)
     assert stat.S_IMODE(properties.stat().st_mode) == 0o600
     # dbt picks TLS up from the environment (profiles.yml: use_ssl)
-    env = {**os.environ, "LAKEHOUSE_STATE_DIR": str(settings.state_dir),
-           "LAKEHOUSE_HOST": settings.host, "LAKEHOUSE_TLS_KEYSTORE": settings.tls_keystore,
-           "LAKEHOUSE_THRIFT_PORT": str(settings.thrift_port),
-           "LAKEHOUSE_CONNECT_PORT": str(settings.connect_port)}  # fmt: skip
     debug = subprocess.run(
         [str(BIN_DIR / "dbt"), "debug", "--project-dir", str(PROJECT_DIR),
          "--log-path", str(settings.state_dir / "dbt-logs")],

@@ -260,11 +260,18 @@ def spark_submit() -> str:
     return str(spark_home() / "bin" / "spark-submit")
 
 
+def java_option_quote(value: str) -> str:
+    """`value` as one word of a Java options string (spark.driver.extraJavaOptions), which
+    Spark splits on spaces, honouring double quotes and backslash escapes."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def build_command(settings: Settings, jars: list[Path]) -> list[str]:
     """The `spark-submit` command line of the server (tests read it; keep it a pure function)."""
     s = settings
     derby_url = f"jdbc:derby:;databaseName={s.metastore_dir};create=true"
-    java_opts = f"-Dderby.system.home={s.state_dir} -Duser.timezone=UTC"
+    # one string that Spark splits on spaces: a path with a space or a quote is quoted
+    java_opts = f"-Dderby.system.home={java_option_quote(str(s.state_dir))} -Duser.timezone=UTC"
     conf = {
         "spark.master": s.master or f"local[{s.cores}]",
         "spark.app.name": "ecom-lakehouse",
