@@ -155,6 +155,22 @@ def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if len(results) == len(dates) and all(r.success for r in results) else 1
 
 
+def _cmd_reproduce_run(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuilds an MLflow run's training set by Delta time travel and checks it (exit 1 when
+    it differs or cannot be read)."""
+    from pyspark.sql import SparkSession
+
+    from lakehouse.ml.tracking import reproduce_training_set
+
+    spark = SparkSession.builder.remote(settings.connect_url).create()
+    try:
+        same, message = reproduce_training_set(settings, args.run_id, spark)
+    finally:
+        spark.stop()
+    print(message)
+    return 0 if same else 1
+
+
 def _cmd_cluster(settings: Settings, args: argparse.Namespace) -> int:
     from lakehouse.platform import cluster
 
@@ -240,6 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("start", help="first run date (YYYY-MM-DD)")
     back.add_argument("end", nargs="?", help="last run date, inclusive (default: start)")
     back.set_defaults(func=_cmd_backfill)
+    rep = sub.add_parser(
+        "reproduce-run",
+        help="rebuild an MLflow training run's data by Delta time travel and check it",
+    )
+    rep.add_argument("run_id", help="the MLflow run id (a propensity candidate or search run)")
+    rep.set_defaults(func=_cmd_reproduce_run)
     clu = sub.add_parser(
         "cluster", help="a local Spark standalone cluster: a master and workers on loopback"
     )

@@ -3,8 +3,9 @@
 A pyspark.ml model on a Connect client is a reference to an object cached in the server; it
 releases that cache in `__del__`, which can hang at interpreter exit, so models are released
 explicitly (`release`, or `fitted` as a context manager). `table_version` names the Delta
-version a model read, for MLflow. `progress` prints one line of what a long node is doing, so
-a build log shows each fit, phase and its seconds as it happens.
+version a model read, and `training_fingerprint` its rows' count and checksum, for MLflow.
+`progress` prints one line of what a long node is doing, so a build log shows each fit, phase
+and its seconds as it happens.
 """
 
 from __future__ import annotations
@@ -40,6 +41,19 @@ def fitted(estimator, data):
 def table_version(spark, table: str) -> int:
     """The latest Delta version of `table`."""
     return int(spark.sql(f"describe history {table} limit 1").first().version)
+
+
+def training_fingerprint(spark, table: str, run_date, version: int) -> tuple[int, int]:
+    """(rows, checksum) of `table`'s rows for `run_date` as of Delta `version`: the row count and
+    the sum of a 64-bit hash of every row (order-free), which a training run records so that
+    `lakehouse reproduce-run` can rebuild its training set by time travel and check it."""
+    row = spark.sql(
+        "select count(*) as n,"
+        " coalesce(sum(cast(xxhash64(to_json(struct(*))) as decimal(38, 0))), 0) as checksum"
+        f" from {table} version as of {int(version)}"
+        f" where run_date = date'{run_date}'"
+    ).first()
+    return int(row.n), int(row.checksum)
 
 
 def optional_float(value) -> float | None:

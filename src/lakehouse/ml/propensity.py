@@ -36,6 +36,7 @@ from lakehouse.ml.connect import (
     progress,
     release,
     table_version,
+    training_fingerprint,
 )
 from lakehouse.platform.config import Settings
 
@@ -318,11 +319,13 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
     train_all = data.where(F.col("split") == "train")
     in_fold = F.col("split_bucket") % VALIDATION_FOLD == 0
     version = table_version(spark, training_table)
+    rows, checksum = training_fingerprint(spark, training_table, config["run_date"], version)
     search = Search(
         fit_rows=train_all.where(~in_fold), validation=train_all.where(in_fold),
         train_all=train_all, test=data.where(F.col("split") == "test"), seed=seed,
         data_tags={"training_table": training_table, "training_table_version": str(version),
-                   "run_date": str(config["run_date"])},
+                   "run_date": str(config["run_date"]), "training_rows": str(rows),
+                   "training_checksum": str(checksum)},
     )  # fmt: skip
     search.n_fit_users = search.fit_rows.count()
     search.example = (training_set.where(F.col("split") == "test").orderBy("user_id")

@@ -159,3 +159,34 @@ def model_location(name: str, version: str) -> str:
     folder = client.get_model_version_download_uri(name, version)
     inside = client.get_model_version(name, version).tags.get(SPARK_MODEL_PATH)
     return spark_location(f"{folder.rstrip('/')}/{inside}" if inside else folder)
+
+
+def reproduce_training_set(settings: Settings, run_id: str, spark) -> tuple[bool, str]:
+    """Rebuilds the training set of MLflow run `run_id` by time travel to the Delta version it
+    recorded, and checks its row count and checksum against the run's (tags written by
+    lakehouse.ml.propensity). Returns (whether they match, a sentence saying what was found)."""
+    from mlflow.tracking import MlflowClient
+
+    from lakehouse.ml.connect import training_fingerprint
+
+    client = MlflowClient(settings.mlflow_tracking_uri, settings.mlflow_tracking_uri)
+    tags = client.get_run(run_id).data.tags
+    needed = ("training_table", "training_table_version", "run_date", "training_rows",
+              "training_checksum")  # fmt: skip
+    missing = [t for t in needed if t not in tags]
+    if missing:
+        return False, f"run {run_id} records no training set fingerprint (no tag {missing[0]})"
+    table, version = tags["training_table"], int(tags["training_table_version"])
+    try:
+        rows, checksum = training_fingerprint(spark, table, tags["run_date"], version)
+    except Exception as exc:  # noqa: BLE001 - vacuumed or dropped: say so
+        return False, f"{table} version {version} cannot be read any more: {str(exc)[:200]}"
+    expected = (int(tags["training_rows"]), int(tags["training_checksum"]))
+    where = f"{table} version {version}, run_date {tags['run_date']}"
+    found = f"{rows} rows, checksum {checksum}"
+    if (rows, checksum) == expected:
+        return True, f"run {run_id}: training set rebuilt from {where}: {found}, as recorded"
+    return False, (
+        f"run {run_id}: training set from {where} differs: {rows} rows, checksum {checksum}; "
+        f"the run recorded {expected[0]} rows, checksum {expected[1]}"
+    )
