@@ -88,3 +88,19 @@ def test_the_scheduled_run_left_the_gold_tables_filled(project_build, spark):
     assert recommended.count() == 5 * users
     assert spark.table("gold.ml_top_buyers").count() == 100
     assert spark.table("gold.ml_retraining_decisions").count() == 2
+
+
+def test_the_dagster_instance_runs_one_run_at_a_time(tmp_path):
+    """`make dagster` copies dagster.yaml into DAGSTER_HOME: its run queue lets one run go at
+    a time, so the daily job never overlaps itself and a backfill's dates run in order."""
+    import shutil
+    from pathlib import Path
+
+    from dagster import DagsterInstance
+
+    import lakehouse.orchestration as package
+
+    shutil.copy(Path(package.__file__).parent / "dagster.yaml", tmp_path / "dagster.yaml")
+    coordinator = DagsterInstance.from_config(str(tmp_path)).run_coordinator
+    assert type(coordinator).__name__ == "QueuedRunCoordinator"
+    assert coordinator.get_run_queue_config().max_concurrent_runs == 1
