@@ -13,8 +13,8 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 export DO_NOT_TRACK := 1
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: help run test test-fast setup venv jars up down status logs build docs lint lint-sql lint-py \
-        fmt mlflow-ui lock clean stream dagster explain bench vacuum \
+.PHONY: help run test test-all test-fast setup venv jars up down status logs build docs lint lint-sql lint-py \
+        fmt mlflow-ui lock clean stream dagster explain bench vacuum architecture report \
         cluster-up cluster-down cluster-test
 
 help:  ## list the targets
@@ -39,8 +39,17 @@ run: setup up  ## set up, start the server, generate data, build the whole DAG, 
 	$(BIN)/dbt docs generate
 	@$(BIN)/lakehouse where
 
+# Which tests `make test` runs: `core` (default; every test but the slow failure-and-recovery
+# stories and the modules with a build of their own, under 12 min) or `all` (what CI runs).
+TESTS ?= core
+PYTEST_MARK_core := not slow
+PYTEST_MARK_all := slow or not slow
 test: setup lint  ## lint (sqlfluff, ruff), then pytest (starts and stops its own server)
-	$(BIN)/pytest
+	@test -n '$(PYTEST_MARK_$(TESTS))' || { echo "TESTS must be core or all"; exit 2; }
+	$(BIN)/pytest -m '$(PYTEST_MARK_$(TESTS))'
+
+test-all:  ## every test, the slow stories too (what CI runs, about 40 min)
+	$(MAKE) test TESTS=all
 
 test-fast: setup lint-py  ## the tests that need no server (under a minute): ruff, then pytest
 	$(BIN)/pytest -m "not server"
@@ -101,6 +110,13 @@ dagster: up  ## the Dagster UI on 127.0.0.1:3000: the DAG as assets, the daily s
 MODEL ?= ml_user_scoring_set
 explain: up  ## print the physical plan of a model: make explain MODEL=ml_user_scoring_set
 	$(BIN)/dbt run-operation explain --args '{model: $(MODEL)}'
+
+report: up  ## an HTML report of runtimes, tables, test results and model quality (.lakehouse/report)
+	$(BIN)/lakehouse report
+
+architecture: setup  ## redraw docs/architecture.md's flow diagram from the dbt manifest
+	$(BIN)/dbt parse --quiet
+	$(BIN)/lakehouse architecture --manifest target/manifest.json
 
 vacuum: up  ## remove table files older than var vacuum_retention_hours (168) that no version reads
 	$(BIN)/dbt run-operation vacuum_tables

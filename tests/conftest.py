@@ -243,3 +243,32 @@ def is_loopback_address(address: str) -> bool:
         or address in ("::1", "::ffff:127.0.0.1")
         or (address.startswith("::ffff:127."))
     )
+
+
+@pytest.fixture
+def webhook_receiver():
+    """A local HTTP endpoint (127.0.0.1, a free port) that records every POST: `.url`,
+    `.received` (a list of (headers, parsed JSON body)); `.status` is what it answers."""
+    import http.server
+    import threading
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the name http.server calls
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            received.append((dict(self.headers), json.loads(body)))
+            self.send_response(receiver.status)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    receiver = SimpleNamespace(url=f"http://127.0.0.1:{httpd.server_port}/alerts",
+                               received=received, status=204)  # fmt: skip
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    httpd.shutdown()
+    httpd.server_close()

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from conftest import free_port, run_dbt
+
+pytestmark = pytest.mark.slow  # `make test` skips it; `make test-all` and CI run it
 
 FIXTURE = Path(__file__).parent / "fixtures" / "adapter_project"
 SCHEMA = "lakehouse_adapter_fixture"

@@ -21,6 +21,8 @@ import pytest
 
 from lakehouse.data import generate
 
+pytestmark = pytest.mark.slow  # `make test` skips it; `make test-all` and CI run it
+
 PREFIX = "bt_"
 FIXTURE = Path(__file__).parent / "fixtures" / "bad_rows"
 SAMPLE = [  # the two rows docs/data.md quotes from the real files

@@ -22,6 +22,8 @@ from conftest import BIN_DIR, PROJECT_DIR, run_dbt, with_test_vars
 from lakehouse.data import generate
 from lakehouse.platform import server
 
+pytestmark = pytest.mark.slow  # `make test` skips it; `make test-all` and CI run it
+
 STAGE = 1  # kills and restarts the server
 PREFIX = "bc_"
 SEED = "event_type_weights"

@@ -22,6 +22,8 @@ from conftest import FIRST_DAY, LAST_DAY, ROWS, SEED
 from lakehouse.data import generate
 from lakehouse.ml import tracking
 
+pytestmark = pytest.mark.slow  # `make test` skips it; `make test-all` and CI run it
+
 STAGE = 2
 AGGREGATES = ["slv_user_daily_activity", "slv_user_product_daily", "slv_user_session_daily",
               "slv_product_daily"]  # fmt: skip

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
+import yaml
 from sklearn.metrics import roc_auc_score
 
+from conftest import PROJECT_DIR
 from lakehouse.ml import evaluation, propensity
 
 # 6 users: 3 buyers. Of the 9 (buyer, non-buyer) pairs the buyer scores higher in 6:
@@ -132,3 +134,8 @@ def test_the_precision_interval_holds_the_figure_and_narrows_with_more_users():
     assert (many["precision_ci_high"] - many["precision_ci_low"]
             < (few["precision_ci_high"] - few["precision_ci_low"]) / 5)  # fmt: skip
     assert evaluation.ranking_metrics([], k=5)["users_evaluated"] == 0
+
+
+def test_the_monitoring_table_bins_calibration_as_the_training_report_does():
+    project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
+    assert project["vars"]["calibration_bins"] == evaluation.CALIBRATION_BINS

@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from conftest import BIN_DIR, PROJECT_DIR
+from lakehouse.orchestration import architecture
 
 LAYERS = ("bronze", "silver", "gold")
 DOCS = [PROJECT_DIR / "README.md", *sorted((PROJECT_DIR / "docs").rglob("*.md"))]
@@ -43,19 +44,27 @@ def test_every_relative_link_and_cited_file_exists(page):
     assert not missing, f"{page.name} points at files that do not exist: {missing}"
 
 
-def _dbt_ls(layer: str) -> list[str]:
-    proc = subprocess.run(
-        [str(BIN_DIR / "dbt"), "ls", "-s", layer, "--resource-type", "model", "--output",
-         "path", "--quiet", "--project-dir", str(PROJECT_DIR), "--target-path",
-         f"/tmp/dbt-ls-{layer}"],
-        cwd=PROJECT_DIR, capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return sorted(line.strip() for line in proc.stdout.splitlines() if line.strip())
+@pytest.fixture(scope="module")
+def selections(tmp_path_factory):
+    """`dbt ls -s <layer>` of each layer (in parallel) and the manifest the first one wrote."""
+    out = tmp_path_factory.mktemp("dbt-ls")
 
+    def ls(layer: str) -> list[str]:
+        proc = subprocess.run(
+            [str(BIN_DIR / "dbt"), "ls", "-s", layer, "--resource-type", "model", "--output",
+             "path", "--quiet", "--project-dir", str(PROJECT_DIR), "--target-path",
+             str(out / layer)],
+            cwd=PROJECT_DIR, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return sorted(line.strip() for line in proc.stdout.splitlines() if line.strip())
 
-def test_selecting_a_layer_selects_its_sql_and_python_models():
     with ThreadPoolExecutor(3) as pool:
-        selected = dict(zip(LAYERS, pool.map(_dbt_ls, LAYERS), strict=True))
+        selected = dict(zip(LAYERS, pool.map(ls, LAYERS), strict=True))
+    return selected, json.loads((out / LAYERS[0] / "manifest.json").read_text())
+
+
+def test_selecting_a_layer_selects_its_sql_and_python_models(selections):
+    selected, _ = selections
     for layer in LAYERS:
         files = sorted(
             str(p.relative_to(PROJECT_DIR))
@@ -64,6 +73,17 @@ def test_selecting_a_layer_selects_its_sql_and_python_models():
         )
         assert selected[layer] == files, layer
         assert any(f.endswith(".py") for f in files) or layer == "gold" or layer == "bronze"
+
+
+def test_the_architecture_diagram_is_todays_and_names_every_model(selections):
+    _, manifest = selections
+    drawn = architecture.generated_block((PROJECT_DIR / "docs" / "architecture.md").read_text())
+    assert drawn == architecture.render(manifest), "docs/architecture.md: run make architecture"
+    names = architecture.model_names(manifest)
+    assert len(names) >= 30
+    missing = [n for n in names if not re.search(rf"\b{n}\[", drawn)]
+    assert not missing, missing
+    assert "mlflow" in drawn and "schedule" in drawn
 
 
 def test_every_python_model_is_described_beside_it():

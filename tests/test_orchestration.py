@@ -3,6 +3,9 @@ executed in-process (conftest.project_build is that run: the session's build).""
 
 from __future__ import annotations
 
+import json
+import os
+
 import pytest
 from dagster import AssetKey, DagsterEventType, DagsterRunStatus
 
@@ -104,3 +107,71 @@ def test_the_dagster_instance_runs_one_run_at_a_time(tmp_path):
     coordinator = DagsterInstance.from_config(str(tmp_path)).run_coordinator
     assert type(coordinator).__name__ == "QueuedRunCoordinator"
     assert coordinator.get_run_queue_config().max_concurrent_runs == 1
+
+
+def test_a_stale_source_a_failed_check_and_a_failed_run_raise_alerts(
+    project_build, orchestration, settings, monkeypatch, webhook_receiver
+):
+    """The daily job of 2019-11-30 again, bronze only (no new file: it loads nothing), with
+    vars that make the landing folder stale at once and every file's reject rate too high:
+    the freshness error, the failed check and the failed run each reach the webhook (a local
+    HTTP server), the alerts log and the Dagster run's log."""
+    from lakehouse.orchestration import alerts
+
+    strict = {**json.loads(os.environ["LAKEHOUSE_DBT_VARS"]), "max_reject_rate": 0,
+              "landing_error_after_hours": 0}  # fmt: skip
+    monkeypatch.setenv("LAKEHOUSE_DBT_VARS", json.dumps(strict))
+    monkeypatch.setenv(alerts.WEBHOOK_ENV, webhook_receiver.url)
+    instance = project_build["dagster"]["instance"]
+    before = len(alerts.alerts_log(settings).read_text().splitlines()) if alerts.alerts_log(
+        settings).exists() else 0  # fmt: skip
+    (result,) = orchestration.run_dates(["2019-11-30"], instance, layers=["bronze"])
+    assert not result.success
+    received = [body for _, body in webhook_receiver.received]
+    kinds = [(a["kind"], a["severity"]) for a in received]
+    assert kinds[0] == ("source_stale", "error"), received
+    assert ("check_failed", "error") in kinds and kinds[-1] == ("run_failed", "error"), received
+    stale, failed = received[0], next(a for a in received if a["kind"] == "check_failed")
+    assert stale["subject"] == "landing.event_files" and "newest file landed" in stale["message"]
+    assert "reject_rate_at_most" in failed["subject"] and "brz_file_loads" in failed["subject"]
+    assert "failing rows" in failed["message"]
+    assert {a["run_date"] for a in received} == {"2019-11-30"}
+    assert {a["run_id"] for a in received} == {result.run_id}
+    logged = alerts.alerts_log(settings).read_text().splitlines()[before:]
+    assert [json.loads(line) for line in logged] == received
+    messages = [e.user_message for e in instance.all_logs(result.run_id)]
+    assert any(m.startswith("[error] run_failed: lakehouse_daily 2019-11-30") for m in messages)
+
+
+def test_every_run_records_its_node_results_and_the_report_charts_them(
+    project_build, spark, tmp_path
+):
+    """ops.node_results holds one row per node of the scheduled build (on-run-end), and of the
+    failed run above too; `lakehouse report` draws its five charts from them."""
+    from lakehouse.orchestration import report
+
+    run_results = json.loads((project_build["build"].target / "run_results.json").read_text())
+    invocation = run_results["metadata"]["invocation_id"]
+    rows = spark.table("ops.node_results").where(f"invocation_id = '{invocation}'").collect()
+    nodes = [r for r in run_results["results"] if not r["unique_id"].startswith("operation.")]
+    assert len(rows) == len(nodes) > 100  # every node; the hooks themselves are not nodes
+    by_node = {r.node: r for r in rows}
+    for result in nodes:
+        row = by_node[result["unique_id"]]
+        assert row.status == result["status"] and row.command == "build"
+        assert abs(row.seconds - result["execution_time"]) < 1e-6
+        assert str(row.run_date) == "2019-11-30"
+    model = by_node["model.ecom_lakehouse.brz_event_lines"]
+    assert model.layer == "bronze" and model.started_at <= model.completed_at
+    tests = [r for r in rows if r.resource_type == "test"]
+    assert tests and all(r.status == "pass" and r.failures == 0 for r in tests)
+    failed = spark.table("ops.node_results").where(
+        "status = 'fail' and name like 'reject_rate_at_most%'").collect()  # fmt: skip
+    assert failed and failed[-1].failures > 0 and failed[-1].message
+    charts = report.write(spark, tmp_path / "report")
+    assert [c.name for c in charts] == [f"{name}.png" for name, *_ in report.CHARTS]
+    assert all(c.stat().st_size > 10_000 for c in charts[:4])  # bars drawn
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "Slowest nodes" in page and "test results in" in page
+    assert "Files and size" in page and "Delta tables" in page
+    assert "no scored window has passed yet" in page  # 2019-11-30's window is in December

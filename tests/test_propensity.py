@@ -274,6 +274,7 @@ def test_the_decile_tables_are_a_gold_table(project_build, spark, mlflow_client)
         assert [d["buyers"] for d in logged["deciles"]] == [r.buyers for r in deciles]
 
 
+@pytest.mark.slow  # a retraining or restart story: `make test-all` and CI run it
 def test_an_equal_model_fails_the_gate_and_keeps_the_champion(project_build, spark,
                                                               mlflow_client, dbt):  # fmt: skip
     before = mlflow_client.get_model_version_by_alias(MODEL, "champion").version
@@ -290,6 +291,7 @@ def test_an_equal_model_fails_the_gate_and_keeps_the_champion(project_build, spa
     assert version.tags["gate_decision"] == winner["gate_decision"]
 
 
+@pytest.mark.slow  # a retraining or restart story: `make test-all` and CI run it
 def test_a_better_model_replaces_a_worse_champion(project_build, spark, mlflow_client, dbt):
     """Registers a deliberately bad champion (trained on inverted labels), then retrains:
     the new winner beats it on the validation fold past the margin and takes the alias."""
@@ -317,6 +319,7 @@ def test_a_better_model_replaces_a_worse_champion(project_build, spark, mlflow_c
     assert int(champion.version) == winner["registered_version"]
 
 
+@pytest.mark.slow  # a retraining or restart story: `make test-all` and CI run it
 def test_scoring_alone_after_a_restart_uses_the_run_dates_champion(
     project_build, spark, lakehouse, mlflow_client, dbt
 ):

@@ -188,6 +188,7 @@ def _files(source: str) -> dict[str, tuple[str, int]]:
             for f in sorted(root.rglob("*")) if f.is_file()}  # fmt: skip
 
 
+@pytest.mark.slow  # a re-registration story: `make test-all` and CI run it
 def test_registering_a_date_again_leaves_the_earlier_versions_files_alone(evaluation, client,
                                                                           dbt):  # fmt: skip
     """A forced retraining of the session's run date registers a second recommender for it:

@@ -122,6 +122,7 @@ def test_a_stale_pid_file_naming_another_process_is_left_alone(tmp_path, setting
         bystander.wait()
 
 
+@pytest.mark.slow  # starts a master and a worker: `make test-all` and CI run it
 def test_cluster_down_stops_its_own_processes_and_leaves_a_stale_pid_alone(tmp_path, settings):
     """`cluster down` signals a pid only when it is this folder's master or worker (its class
     on the command line, the cluster folder as working directory)."""

@@ -22,6 +22,8 @@ from lakehouse.data import generate
 from lakehouse.platform import server
 from lakehouse.streaming import arrivals
 
+pytestmark = pytest.mark.slow  # `make test` skips it; `make test-all` and CI run it
+
 STAGE = 1  # kills and restarts the server
 PREFIX = "st_"
 EVENTS = f"{PREFIX}bronze.brz_stream_events"

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from conftest import BIN_DIR
+
+pytestmark = pytest.mark.slow  # `make test` skips it; `make test-all` and CI run it
 
 STAGE = 1  # changes (and restores) a table of the session's build
 MODEL = "slv_product_daily"

@@ -19,6 +19,8 @@ import pytest
 from conftest import BIN_DIR, PROJECT_DIR, is_loopback_address, listening_sockets
 from lakehouse.platform import auth, server
 
+pytestmark = pytest.mark.slow  # `make test` skips it; `make test-all` and CI run it
+
 PASSWORD = "keystore-pw-for-the-test"
 
 

@@ -14,6 +14,8 @@ import pytest
 
 from lakehouse.data import generate
 
+pytestmark = pytest.mark.slow  # `make test` skips it; `make test-all` and CI run it
+
 PREFIX = "wt_"
 SPARK_ERRORS = ("AnalysisException", "INVALID_ARRAY_INDEX", "Py4JJavaError", "SparkException",
                 "Traceback (most recent call last)")  # fmt: skip

@@ -56,7 +56,7 @@ def _register_today(dbt, session, run_date, name, interactions) -> int:
     version = tracking.register(name, run.info.run_id,
                                 {"algorithm": method, "run_date": str(run_date)},
                                 "Product recommender", artifact=artifact)  # fmt: skip
-    tracking.promote(name, version.version)
+    tracking.promote(name, version.version, reason=f"shipped method {method} for {run_date}")
     progress("recommend", f"{name}: v{version.version} ({method}) for {run_date} is the champion")
     return int(version.version)
 

@@ -4,9 +4,9 @@
 The scoring snapshot holds the features of the observation_days ending on the run date; the
 probability is for a purchase in the prediction_days after it (prediction_start_date ..
 prediction_end_date). Scores with the registered champion of the run date: the version this
-date's search promoted, else the champion its decision kept (ml_retraining_decisions), loaded
-from the MLflow registry, never the object trained in the same build. A rerun of a date
-replaces its partition with the same scores.
+date's search promoted (unless rolled back since), else the champion its decision kept
+(ml_retraining_decisions), loaded from the MLflow registry, never the object trained in the
+same build. A rerun of a date replaces its partition with the same scores.
 """
 
 from lakehouse.errors import DataConditionError
@@ -31,14 +31,16 @@ def model(dbt, session):
         .first()
     )
     decision = retraining.decision_of(dbt.ref("ml_retraining_decisions"), run_date, name)
-    version = promoted.registered_version if promoted else decision.champion_version
-    if version is None:
-        raise DataConditionError(f"no champion of {name} to score with: {decision.reason}")
     config = {
         "experiment": dbt.config.meta_get("experiment"),
         "registered_model_name": name,
         "threshold": dbt.config.meta_get("threshold"),
     }
+    version = propensity.scoring_version(config, Settings.from_env(),
+                                         promoted.registered_version if promoted else None,
+                                         decision.champion_version)  # fmt: skip
+    if version is None:
+        raise DataConditionError(f"no champion of {name} to score with: {decision.reason}")
     users = dbt.ref("ml_user_scoring_set")
     return propensity.score(session, users, config, Settings.from_env(), version,
                             windows["forecast"])  # fmt: skip

@@ -171,6 +171,36 @@ def _cmd_reproduce_run(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if same else 1
 
 
+def _cmd_rollback(settings: Settings, args: argparse.Namespace) -> int:
+    """Moves a registered model's champion alias back to an earlier version."""
+    from lakehouse.ml import tracking
+
+    tracking.use_registry(settings)
+    print(tracking.rollback(args.model, args.to, args.reason))
+    return 0
+
+
+def _cmd_report(settings: Settings, args: argparse.Namespace) -> int:
+    """Writes the HTML report of runs, tables and model quality."""
+    from lakehouse.orchestration import report
+
+    out = Path(args.out) if args.out else settings.state_dir / "report"
+    charts = report.run(settings, out)
+    print(f"Report: {out / 'index.html'} ({len(charts)} charts)")
+    return 0
+
+
+def _cmd_architecture(settings: Settings, args: argparse.Namespace) -> int:
+    """Writes (or with --check compares) the flow diagram of docs/architecture.md."""
+    from lakehouse.orchestration import architecture
+
+    current, message = architecture.update(
+        settings.project_dir / "docs" / "architecture.md", Path(args.manifest), check=args.check
+    )
+    print(message)
+    return 0 if current or not args.check else 1
+
+
 def _cmd_cluster(settings: Settings, args: argparse.Namespace) -> int:
     from lakehouse.platform import cluster
 
@@ -262,6 +292,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("run_id", help="the MLflow run id (a propensity candidate or search run)")
     rep.set_defaults(func=_cmd_reproduce_run)
+    rol = sub.add_parser(
+        "rollback", help="move a registered model's champion alias back to an earlier version"
+    )
+    rol.add_argument("model", help="the registered model, e.g. ecom_purchase_propensity")
+    rol.add_argument("--to", help="the version (default: the champion before the current one)")
+    rol.add_argument("--reason", default="rolled back by hand", help="recorded on both versions")
+    rol.set_defaults(func=_cmd_rollback)
+    rpt = sub.add_parser("report", help="write an HTML report: runtimes, tables, tests, models")
+    rpt.add_argument("--out", help="folder (default: report/ in the state folder)")
+    rpt.set_defaults(func=_cmd_report)
+    arch = sub.add_parser(
+        "architecture", help="draw docs/architecture.md's flow diagram from the dbt manifest"
+    )
+    arch.add_argument("--manifest", default="target/manifest.json", help="dbt's manifest.json")
+    arch.add_argument("--check", action="store_true", help="exit 1 when the drawing is stale")
+    arch.set_defaults(func=_cmd_architecture)
     clu = sub.add_parser(
         "cluster", help="a local Spark standalone cluster: a master and workers on loopback"
     )

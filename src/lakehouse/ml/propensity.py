@@ -505,7 +505,7 @@ def gate(spark, search: Search, winner: Candidate, model_name: str,
         tracking.champion(model_name), compare, force_promote, min_improvement,
     )  # fmt: skip
     if promote:
-        tracking.promote(model_name, version.version)
+        tracking.promote(model_name, version.version, reason=decision)
     winner.is_champion = promote
     winner.gate_decision = decision
     client = MlflowClient()
@@ -581,6 +581,20 @@ def load(model_name: str, uri: str):
     algorithm = version.tags["algorithm"]
     location = tracking.model_location(model_name, version.version)
     return model_class(algorithm).load(location), version
+
+
+def scoring_version(config: dict, settings: Settings, promoted, kept) -> int | None:
+    """The version a run date scores with: the one its search promoted (`promoted`), else the
+    champion its decision kept (`kept`); a promoted version rolled back since (`lakehouse
+    rollback`) gives way to today's champion, so a rerun of the date scores with it."""
+    if promoted is None:
+        return kept
+    tracking.configure(settings, config["experiment"])
+    name = config["registered_model_name"]
+    if tracking.version(name, promoted).tags.get("rolled_back_at"):
+        now = tracking.champion(name)
+        return int(now.version) if now is not None else kept
+    return promoted
 
 
 def score(spark, users, config: dict, settings: Settings, version_number: int, window: dict):

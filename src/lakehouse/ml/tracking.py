@@ -143,10 +143,79 @@ def feature_reference(name: str, number: int | str) -> dict:
     return mlflow.artifacts.load_dict(f"runs:/{version(name, number).run_id}/{FEATURE_REFERENCE}")
 
 
-def promote(name: str, version: str) -> None:
+def use_registry(settings: Settings) -> None:
+    """Point MLflow at the project's store, without choosing an experiment."""
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    mlflow.set_registry_uri(settings.mlflow_tracking_uri)
+
+
+def promote(
+    name: str, version: str, reason: str = "promoted by the gate", rolling_back: bool = False
+) -> None:
+    """Moves the champion alias to `version`, recording on it when and from which version
+    (`previous_champion`, what `rollback` returns to) and why. A rollback keeps the restored
+    version's own `previous_champion`, so rolling back again walks one more step back."""
+    from datetime import UTC, datetime
+
     from mlflow import MlflowClient
 
-    MlflowClient().set_registered_model_alias(name, CHAMPION, version)
+    client = MlflowClient()
+    before = champion(name)
+    if before is not None and str(before.version) == str(version):
+        return
+    tags = {"champion_since": datetime.now(UTC).isoformat(timespec="seconds"),
+            "previous_champion": str(before.version) if before is not None else "",
+            "champion_reason": reason}  # fmt: skip
+    if rolling_back:
+        del tags["previous_champion"]
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(version), key, value)
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+
+
+def rollback(name: str, to: str | None = None, reason: str = "rolled back by hand") -> str:
+    """Moves the champion alias of `name` back to version `to`, by default to the champion
+    before the current one (its `previous_champion` tag). The demoted version is tagged
+    `rolled_back_at`/`rolled_back_reason`, so its scores and the registry say what happened;
+    the next scoring run uses the restored version. Returns a sentence saying what moved."""
+    from datetime import UTC, datetime
+
+    from mlflow import MlflowClient
+
+    current = champion(name)
+    if current is None:
+        raise ValueError(f"{name} has no champion to roll back from")
+    if to is None:
+        to = current.tags.get("previous_champion") or None
+        if to is None:
+            raise ValueError(
+                f"{name} v{current.version} records no earlier champion: give the version with "
+                f"--to (versions: {', '.join(str(v.version) for v in _versions(name))})"
+            )
+    target = version(name, to)  # raises when there is no such version
+    if str(target.version) == str(current.version):
+        return f"{name}: v{current.version} already is the champion; nothing moved"
+    client = MlflowClient()
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    client.set_model_version_tag(name, str(current.version), "rolled_back_at", at)
+    client.set_model_version_tag(name, str(current.version), "rolled_back_reason", reason)
+    promote(
+        name,
+        str(target.version),
+        reason=f"rollback from v{current.version}: {reason}",
+        rolling_back=True,
+    )
+    return (f"{name}: champion moved from v{current.version} back to v{target.version} "
+            f"({reason}); the next scoring run uses v{target.version}")  # fmt: skip
+
+
+def _versions(name: str) -> list:
+    from mlflow import MlflowClient
+
+    found = MlflowClient().search_model_versions(filter_string=f"name = '{name}'")
+    return sorted(found, key=lambda v: int(v.version))
 
 
 def model_location(name: str, version: str) -> str:

@@ -9,10 +9,11 @@ Airflow with astronomer-cosmos maps dbt nodes to tasks instead, and needs a sche
 metadata database and a webserver running for one local run.
 
 What runs: one job, `lakehouse_daily`, partitioned by day. The partition key is the run date
-(the last day of data the run sees; the dbt var `run_date`), and the job runs `dbt build
---vars '{run_date: <key>}'`. The schedule `lakehouse_daily_schedule` fires every day at 02:00
-UTC for the day that just ended. `make dagster` opens the UI on 127.0.0.1 with its storage
-under the state folder.
+(the last day of data the run sees; the dbt var `run_date`), and the job runs `dbt source
+freshness` then `dbt build --vars '{run_date: <key>}'`; a stale landing folder, a failed data
+test and a failed run raise alerts (lakehouse.orchestration.alerts). The schedule
+`lakehouse_daily_schedule` fires every day at 02:00 UTC for the day that just ended. `make
+dagster` opens the UI on 127.0.0.1 with its storage under the state folder.
 
 Loading this module needs the dbt manifest, which dagster-dbt prepares (see `project.py`).
 """
@@ -23,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 
 from dagster import (
+    AssetCheckResult,
     AssetExecutionContext,
     DagsterInstance,
     DailyPartitionsDefinition,
@@ -33,6 +35,7 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from lakehouse.orchestration import alerts
 from lakehouse.orchestration.project import DBT_PROJECT
 from lakehouse.platform.config import Settings
 
@@ -51,15 +54,61 @@ daily = DailyPartitionsDefinition(start_date=FIRST_RUN_DATE, timezone="UTC")
 
 @dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, partitions_def=daily)
 def lakehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
-    """`dbt build` of the selected assets for the partition's run date."""
-    run_date = context.partition_key
+    """The landing source's freshness, then `dbt build` of the selected assets for the
+    partition's run date; a stale source, a failed check or a failed build raises an alert."""
+    run_date, run_id = context.partition_key, context.run.run_id
     settings = Settings.from_env()
-    target = dagster_dir(settings) / "dbt" / f"{run_date}-{context.run.run_id[:8]}"
-    run_vars = {**settings.dbt_vars, "run_date": run_date}
+    target = dagster_dir(settings) / "dbt" / f"{run_date}-{run_id[:8]}"
+    run_vars = json.dumps({**settings.dbt_vars, "run_date": run_date})
     context.log.info(f"dbt build with vars {run_vars}; dbt target and log in {target}")
+
+    def alert(a: alerts.Alert) -> None:
+        alerts.notify(a, settings, context.log)
+
+    # freshness: a stale landing folder is alerted; the build still runs (it loads nothing)
+    fresh = dbt.cli(["source", "freshness", "--vars", run_vars],
+                    target_path=target / "freshness", raise_on_error=False).wait()  # fmt: skip
+    sources = target / "freshness" / "sources.json"
+    if sources.is_file():
+        for stale in alerts.freshness_alerts(json.loads(sources.read_text()), run_date, run_id):
+            alert(stale)
+    elif not fresh.is_successful():
+        alert(
+            alerts.Alert(
+                "source_stale",
+                "error",
+                "landing",
+                f"dbt source freshness failed without results; see {target / 'freshness'}",
+                run_date,
+                run_id,
+            )
+        )
     # unit tests check SQL logic, not the day's data: `make test` runs them
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps(run_vars)]
-    yield from dbt.cli(args, context=context, target_path=target).stream()
+    args = ["build", "--exclude-resource-type", "unit_test", "--vars", run_vars]
+    failed = []
+    try:
+        for event in dbt.cli(args, context=context, target_path=target).stream():
+            if isinstance(event, AssetCheckResult) and not event.passed:
+                failed.append(event)
+            yield event
+    except Exception as exc:
+        _alert_checks(alert, failed, run_date, run_id)
+        alert(alerts.Alert("run_failed", "error", f"{JOB_NAME} {run_date}",
+                           f"{type(exc).__name__}: {str(exc)[:500]} (dbt log: {target})",
+                           run_date, run_id))  # fmt: skip
+        raise
+    _alert_checks(alert, failed, run_date, run_id)
+
+
+def _alert_checks(alert, failed: list, run_date: str, run_id: str) -> None:
+    for check in failed:
+        severity = "warn" if str(check.severity).endswith("WARN") else "error"
+        subject = f"{check.check_name} on {check.asset_key.to_user_string()}"
+        metadata = {k: getattr(v, "value", v) for k, v in (check.metadata or {}).items()}
+        rows = metadata.get("dagster_dbt/failed_row_count")
+        message = f"data test {metadata.get('status', 'failed')}" + (
+            f": {rows} failing rows" if rows is not None else "")  # fmt: skip
+        alert(alerts.Alert("check_failed", severity, subject, message, run_date, run_id))
 
 
 # Partitioned by the assets. One run at a time: `make dagster` runs Dagster with the queue of
