@@ -239,6 +239,7 @@ def test_the_windows_follow_the_run_date(built, dbt):
     }
 
 
+@pytest.mark.slow  # an operations command over several tables: `make test-all` runs it
 def test_vacuum_cleans_the_tables_it_is_given_and_refuses_a_short_retention(built, dbt):
     """Two tables (a VACUUM costs seconds per table); without `models` it takes every Delta
     table of the project."""

@@ -169,6 +169,28 @@ def _model_quality(spark, results: str, ax) -> str:
     return f"{len(pdf)} scoring run dates, measured on {pdf['measured_on'].max()}"
 
 
+def _feature_drift(spark, results: str, ax) -> str:
+    table = f"{_schema('gold')}.ml_feature_drift"
+    if not _table_exists(spark, table):
+        _no_data(ax, "gold.ml_feature_drift not built yet")
+        return "not built yet"
+    pdf = spark.table(table).toPandas()
+    if pdf.empty:
+        _no_data(ax, "no drift measured yet (no champion)")
+        return "no drift measured yet"
+    name = sorted(pdf["registered_model_name"].unique())[-1]
+    wide = pdf[pdf["registered_model_name"] == name].pivot_table(
+        index="run_date", columns="feature", values="psi").sort_index()  # fmt: skip
+    top = wide.max().sort_values(ascending=False).index[:8]
+    for feature in top:
+        ax.plot(wide.index.astype(str), wide[feature], "o-", label=feature)
+    ax.set_ylabel("PSI against the champion's training data")
+    ax.set_title(f"Feature drift of {name}: the 8 features that drifted most")
+    ax.legend(fontsize=7, ncol=2)
+    ax.tick_params(axis="x", labelsize=7, rotation=45)
+    return f"{len(wide)} run dates, {wide.shape[1]} features of {name}"
+
+
 CHARTS = [
     ("slowest_nodes", "Slowest nodes", "ops.node_results of the latest build or run: dbt's "
      "execution time per node (models blue, tests orange, seeds green).", _slowest_nodes),
@@ -181,6 +203,8 @@ CHARTS = [
     ("model_quality", "Model monitoring", "gold.ml_model_monitoring: realised AUC-ROC, AUC-PR, "
      "calibration error and top-decile buying rate of each scoring run date once its window "
      "passed, with the largest feature PSI that date.", _model_quality),
+    ("feature_drift", "Feature drift", "gold.ml_feature_drift: each feature's PSI between the "
+     "run date's scoring snapshot and the champion's training data.", _feature_drift),
 ]  # fmt: skip
 
 
@@ -197,7 +221,7 @@ def write(spark, out: Path) -> list[Path]:
     sections, charts = [], []
     for name, title, how, draw in CHARTS:
         fig, ax = plt.subplots(figsize=(10, 5.5))
-        if has_results or draw in (_files_and_size, _model_quality):
+        if has_results or draw in (_files_and_size, _model_quality, _feature_drift):
             found = draw(spark, results, ax)
         else:
             _no_data(ax, "ops.node_results does not exist yet: run a build")
