@@ -145,15 +145,25 @@ def _test_failures(spark, results: str, ax) -> str:
     return f"{int(pdf['tests'].sum())} test results in {len(pdf)} invocations"
 
 
+def _gold_rows(spark, name: str, ax, empty: str):
+    """(the gold table `name` as pandas, "") or, when it is missing or empty, (None, why),
+    with the why written on the chart."""
+    table = f"{_schema('gold')}.{name}"
+    why = f"gold.{name} not built yet"
+    if _table_exists(spark, table):
+        pdf = spark.table(table).toPandas()  # one row per run date (and feature): small
+        if not pdf.empty:
+            return pdf, ""
+        why = empty
+    _no_data(ax, why)
+    return None, why
+
+
 def _model_quality(spark, results: str, ax) -> str:
-    table = f"{_schema('gold')}.ml_model_monitoring"
-    if not _table_exists(spark, table):
-        _no_data(ax, "gold.ml_model_monitoring not built yet")
-        return "not built yet"
-    pdf = spark.table(table).orderBy("run_date").toPandas()
-    if pdf.empty:
-        _no_data(ax, "no scored window has passed yet")
-        return "no scored window has passed yet"
+    pdf, why = _gold_rows(spark, "ml_model_monitoring", ax, "no scored window has passed yet")
+    if pdf is None:
+        return why
+    pdf = pdf.sort_values("run_date")
     x = pdf["run_date"].astype(str)
     for column, style in (("auc_roc", "o-"), ("auc_pr", "s-"), ("ece", "^--"),
                           ("top_decile_buying_rate", "d-")):  # fmt: skip
@@ -170,14 +180,9 @@ def _model_quality(spark, results: str, ax) -> str:
 
 
 def _feature_drift(spark, results: str, ax) -> str:
-    table = f"{_schema('gold')}.ml_feature_drift"
-    if not _table_exists(spark, table):
-        _no_data(ax, "gold.ml_feature_drift not built yet")
-        return "not built yet"
-    pdf = spark.table(table).toPandas()
-    if pdf.empty:
-        _no_data(ax, "no drift measured yet (no champion)")
-        return "no drift measured yet"
+    pdf, why = _gold_rows(spark, "ml_feature_drift", ax, "no drift measured yet (no champion)")
+    if pdf is None:
+        return why
     name = sorted(pdf["registered_model_name"].unique())[-1]
     wide = pdf[pdf["registered_model_name"] == name].pivot_table(
         index="run_date", columns="feature", values="psi").sort_index()  # fmt: skip
