@@ -39,6 +39,13 @@
             ) }}
         {%- endif -%}
     {%- endfor -%}
+    {%- set min_auc = var('retrain_min_auc') -%}
+    {%- if min_auc is not none and not (0 < (min_auc | string | float(-1)) <= 1) -%}
+        {{ exceptions.raise_compiler_error(
+            "var 'retrain_min_auc' must be a number above 0 and at most 1 (or null: realised"
+            ~ " quality never retrains), got '" ~ min_auc ~ "'"
+        ) }}
+    {%- endif -%}
     {%- set given = [] -%}
     {%- for name in ['purchase_value', 'contact_cost'] -%}
         {%- set value = var(name) -%}

@@ -188,6 +188,36 @@ def test_the_cadence_retrains(first_day, dbt, spark):
         ), name
 
 
+def test_a_champion_whose_realised_quality_fell_retrains(first_day, dbt, spark):
+    """The propensity champion's latest passed window (run date 2019-11-23, its window ended
+    on 11-30) is put in gold.ml_model_monitoring with a realised AUC-ROC of 0.55: the decision
+    of the next run date reads it (source gold_history) and retrains that model for it alone,
+    cadence and drift out of reach; the recommender, which has no realised figure, is kept."""
+    from pyspark.sql import Row
+
+    day = date(2019, 12, 6)
+    champion = int(tracking.champion(PROPENSITY).version)
+    table = spark.table("gold.ml_model_monitoring")
+    known = {"run_date": date(2019, 11, 23), "prediction_start_date": date(2019, 11, 24),
+             "prediction_end_date": date(2019, 11, 30), "model_name": PROPENSITY,
+             "model_version": champion, "auc_roc": 0.55}  # fmt: skip
+    row = {f.name: known.get(f.name, 0 if f.dataType.typeName() != "timestamp" else None)
+           for f in table.schema.fields}  # fmt: skip
+    spark.createDataFrame([Row(**row)], table.schema).write.mode("append").saveAsTable(
+        "gold.ml_model_monitoring"
+    )
+    _decide(dbt, day, "ml_run_windows ml_user_scoring_set ml_retraining_decisions",
+            retrain_every_days=1000, retrain_max_psi=1000, retrain_min_auc=0.65)  # fmt: skip
+    decisions = _decisions(spark, day)
+    assert decisions[PROPENSITY]["retrained"], decisions
+    assert decisions[PROPENSITY]["reason"] == (
+        f"realised AUC-ROC 0.550 of v{champion} on run date 2019-11-23 < retrain_min_auc 0.65"
+    )
+    assert decisions[PROPENSITY]["realised_auc_roc"] == 0.55
+    assert not decisions[RECOMMENDER]["retrained"], decisions
+    assert decisions[RECOMMENDER]["realised_auc_roc"] is None
+
+
 def test_a_backfill_runs_its_dates_in_order_through_the_daily_job(
     first_day, project_build, settings, spark, monkeypatch
 ):

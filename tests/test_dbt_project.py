@@ -110,7 +110,10 @@ def _parents(manifest, uid) -> list[str]:
 def _layer(uid: str, manifest) -> str:
     node = manifest["nodes"].get(uid) or manifest["sources"].get(uid) or {}
     if uid.startswith("source."):
-        return "source"
+        # a source over the project's own table (as earlier runs left it) is in its layer
+        own = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"
+               and n.get("relation_name") == node.get("relation_name")]  # fmt: skip
+        return own[0]["fqn"][1] if own else "source"
     if uid.startswith("seed."):
         return "seed"
     return node["fqn"][1]  # the folder: bronze, silver or gold
@@ -195,6 +198,7 @@ def test_contract_not_null_is_a_delta_check_constraint(built, spark):
                 ("{train_ratio: 1.5}", "strictly between 0 and 1"),
                 ("{observation_days: 'two'}", "'observation_days' must be a whole number of days"),
                 ("{retrain_max_psi: 0}", "'retrain_max_psi' must be a number above 0"),
+                ("{retrain_min_auc: 1.5}", "'retrain_min_auc' must be a number above 0"),
                 ("{purchase_value: 30}", "give both, or neither for the F1 rule"),
                 ("{als_grid: {rank: 64}}", "maps each ALS parameter to a non-empty list of values"),
             ]

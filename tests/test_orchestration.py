@@ -163,11 +163,25 @@ def test_every_run_records_its_node_results_and_the_report_charts_them(
         assert str(row.run_date) == "2019-11-30"
     model = by_node["model.ecom_lakehouse.brz_event_lines"]
     assert model.layer == "bronze" and model.started_at <= model.completed_at
+    # what the build's commits to the table added, by its Delta history
+    added = [h.operationMetrics for h in spark.sql("describe history bronze.brz_event_lines")
+             .where(f"timestamp >= '{model.started_at}'").collect()]  # fmt: skip
+    assert model.bytes_written == sum(int(m["numOutputBytes"]) for m in added) > 0, added
+    assert model.files_written == sum(int(m["numFiles"]) for m in added) > 0, added
     tests = [r for r in rows if r.resource_type == "test"]
     assert tests and all(r.status == "pass" and r.failures == 0 for r in tests)
+    assert all(r.bytes_written is None for r in tests)
     failed = spark.table("ops.node_results").where(
         "status = 'fail' and name like 'reject_rate_at_most%'").collect()  # fmt: skip
     assert failed and failed[-1].failures > 0 and failed[-1].message
+    # the failing rows themselves, one JSON object each, kept with their invocation
+    stored = spark.table("audit.test_failures").where(
+        f"invocation_id = '{failed[-1].invocation_id}'").collect()  # fmt: skip
+    assert len(stored) == failed[-1].failures and {r.name for r in stored} == {failed[-1].name}
+    loads = spark.table("bronze.brz_file_loads").where(
+        "load_status = 'loaded' and rows_rejected > 0")  # fmt: skip
+    assert {json.loads(r.failing_row)["source_file"] for r in stored} == {
+        r.source_file for r in loads.collect()}  # fmt: skip
     charts = report.write(spark, tmp_path / "report")
     assert [c.name for c in charts] == [f"{name}.png" for name, *_ in report.CHARTS]
     assert all(c.stat().st_size > 10_000 for c in charts[:4])  # bars drawn

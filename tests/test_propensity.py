@@ -15,7 +15,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from conftest import TEST_VARS
-from lakehouse.ml import drift, propensity, tracking
+from lakehouse.ml import drift, propensity, pyfunc, tracking
 from lakehouse.ml.connect import release
 from lakehouse.ml.connect import table_version as table_version_of
 from lakehouse.platform import server
@@ -214,6 +214,11 @@ def test_the_champion_is_an_mlflow_model_that_predicts_in_a_fresh_process(
     assert info.metadata["features"] == propensity.FEATURES
     assert info.metadata["training_table_version"] == champion.tags["training_table_version"]
     assert float(info.metadata["threshold"]) == float(champion.tags["threshold"])
+    # the environment it declares is the one that logged it, not MLflow's fallback guess
+    requirements = mlflow.pyfunc.get_model_dependencies(uri)
+    pinned = Path(requirements).read_text().split()
+    assert any(r.startswith("pyspark==") for r in pyfunc.requirements())
+    assert set(pyfunc.requirements()) <= set(pinned), pinned
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPARK_")}
     env["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
     proc = subprocess.run([sys.executable, "-c", FRESH_PROCESS, uri], env=env,

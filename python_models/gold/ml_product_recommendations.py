@@ -86,7 +86,7 @@ def model(dbt, session):
     else:
         fitted, _ = recommend.fit(method, interactions, products, {}, 0)
     users = dbt.ref("ml_user_scoring_set").select("user_id")
-    popular = recommend.popular_products(interactions, limit=100)
+    popular = recommend.popular_products(interactions, limit=recommend.POPULAR_POOL)
     recs = (
         recommend.recommend(
             method,

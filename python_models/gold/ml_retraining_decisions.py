@@ -3,8 +3,13 @@ registered model (grain: run_date, registered_model_name).
 
 Retrains when there is no champion, the champion is older than var retrain_every_days, a
 feature's PSI between the champion's training data and today's scoring snapshot exceeds var
-retrain_max_psi, or var force_retrain is set; otherwise keeps the champion and says why. A
-rerun of a date returns its recorded decisions. The logic is in `lakehouse.ml.retraining`.
+retrain_max_psi, the champion's latest realised AUC-ROC is below var retrain_min_auc, or var
+force_retrain is set; otherwise keeps the champion and says why. A rerun of a date returns its
+recorded decisions. The logic is in `lakehouse.ml.retraining`.
+
+The realised quality is `gold.ml_model_monitoring` as the earlier runs left it, read as the
+source `gold_history` (a ref would close a loop: monitoring reads the scores, which follow
+these decisions); before that table's first build there is none.
 """
 
 from lakehouse.ml import retraining, tracking
@@ -17,14 +22,17 @@ def model(dbt, session):
         materialized="incremental",
         incremental_strategy="merge",
         unique_key=["run_date", "registered_model_name"],
+        on_schema_change="append_new_columns",
     )
     tracking.configure(Settings.from_env(), dbt.config.meta_get("experiment"))
     policy = retraining.Policy(
         every_days=int(dbt.config.meta_get("retrain_every_days")),
         max_psi=float(dbt.config.meta_get("retrain_max_psi")),
         force=as_bool(dbt.config.meta_get("force_retrain")),
+        min_auc=_number_or_none(dbt.config.meta_get("retrain_min_auc")),
     )
     recorded = session.table(str(dbt.this)) if dbt.is_incremental else None
+    monitoring = retraining.if_exists(dbt.source("gold_history", "ml_model_monitoring"))
     rows = retraining.decide_all(
         session,
         [
@@ -35,5 +43,10 @@ def model(dbt, session):
         dbt.ref("ml_user_scoring_set"),
         policy,
         recorded,
+        monitoring,
     )
     return session.createDataFrame(rows, retraining.SCHEMA)
+
+
+def _number_or_none(value):
+    return None if value in (None, "", "None", "none", "null") else float(value)

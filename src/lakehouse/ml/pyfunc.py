@@ -67,6 +67,7 @@ def log_model(run_id: str, algorithm: str, features: list[str], correction: floa
     info = mlflow.pyfunc.log_model(
         name=MODEL_NAME,
         python_model=wrapper,
+        pip_requirements=requirements(),
         artifacts={SPARK_ARTIFACT: f"runs:/{run_id}/{SPARK_ARTIFACT}"},
         signature=infer_signature(example[features]),
         input_example=example[features],
@@ -81,4 +82,18 @@ def log_model(run_id: str, algorithm: str, features: list[str], correction: floa
     return info.model_uri
 
 
-__all__ = ["MODEL_NAME", "SPARK_ARTIFACT", "PropensityModel", "log_model"]
+# What `predict` imports, pinned to the versions that logged the model; the `lakehouse` package
+# itself (assemble, the model classes) must be importable where the model is loaded.
+REQUIREMENTS = ["mlflow", "pyspark", "pandas", "numpy", "pyarrow", "cloudpickle"]
+
+
+def requirements() -> list[str]:
+    """REQUIREMENTS as `name==version` of this environment. Given to MLflow explicitly: its own
+    inference loads the model in a subprocess (a local Spark JVM, about 12 s on two cores) and
+    here fell back to cloudpickle alone."""
+    from importlib.metadata import version
+
+    return [f"{name}=={version(name)}" for name in REQUIREMENTS]
+
+
+__all__ = ["MODEL_NAME", "SPARK_ARTIFACT", "PropensityModel", "log_model", "requirements"]

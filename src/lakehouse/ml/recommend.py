@@ -382,19 +382,36 @@ def evaluate(recommendations, truth, catalogue_size: int, k: int, seed: int = 0)
     return found
 
 
-def _evaluate_method(method, params, before, truth, products, min_products, k,
+# Popular products each user list may be filled from (a user needs at most k + n of them).
+POPULAR_POOL = 100
+
+
+class Period:
+    """What every method of one evaluation period shares, computed once: the training
+    interactions (`before`, a view over the daily aggregates, materialised here once instead
+    of once per query), the users' products to find (`truth`, with user_segment), the popular
+    fill and the catalogue size."""
+
+    def __init__(self, before, truth):
+        self.before = before.localCheckpoint(eager=True)
+        self.truth = label_segments(truth, self.before).localCheckpoint(eager=True)
+        self.popular = popular_products(self.before, limit=POPULAR_POOL).localCheckpoint(
+            eager=True)  # fmt: skip
+        self.catalogue = self.before.select("product_id").distinct().count()
+
+
+def _evaluate_method(method, params, period: Period, products, min_products, k,
                      seed) -> tuple[dict, float]:  # fmt: skip
-    """Fits `method` on `before`, recommends to the users of `truth` (label_segments) and
+    """Fits `method` on the period's interactions, recommends to the users of its truth and
     scores it: ({segment: figures}, fit seconds)."""
-    fitted, seconds = fit(method, before, products, params, seed)
-    popular = popular_products(before, limit=100)
-    users = truth.select("user_id").distinct()
-    recs = recommend(method, fitted, before, products, users, popular, min_products, k)
+    fitted, seconds = fit(method, period.before, products, params, seed)
+    users = period.truth.select("user_id").distinct()
+    recs = recommend(method, fitted, period.before, products, users, period.popular,
+                     min_products, k)  # fmt: skip
     recs = recs.localCheckpoint(eager=True)
     if method == "als":
         release(fitted)
-    catalogue = before.select("product_id").distinct().count()
-    found = evaluate(recs, truth, catalogue, k, seed)
+    found = evaluate(recs, period.truth, period.catalogue, k, seed)
     progress("recommend", f"{method}: precision@{k} {found['all']['precision_at_k']:.4f} over "
                           f"{found['all']['users_evaluated']:,} users")  # fmt: skip
     return found, seconds
@@ -407,11 +424,11 @@ def validate(before, truth, products, als_grid: list[dict], min_products: int, k
     figures}}, "params": {method: its parameters, ALS's best grid point}, "als_search": [every
     point's figures], "shipped": the method with the best precision@k over all users (the
     simplest on a tie)}."""
-    truth = label_segments(truth, before).localCheckpoint(eager=True)
+    period = Period(before, truth)
     figures, params_of, search = {}, {}, []
     for method in METHODS:
         for params in als_grid if method == "als" else [{}]:
-            found = _evaluate_method(method, params, before, truth, products, min_products, k,
+            found = _evaluate_method(method, params, period, products, min_products, k,
                                      seed)[0]  # fmt: skip
             if method == "als":
                 search.append({**params, **found["all"]})
@@ -426,15 +443,15 @@ def report(before, truth, products, als_params: dict, min_products: int, k: int,
            seed: int) -> dict:  # fmt: skip
     """Every method once on the holdout, ALS with the settings chosen on validation: {method:
     ({segment: figures}, fit seconds)}."""
-    truth = label_segments(truth, before).localCheckpoint(eager=True)
+    period = Period(before, truth)
     return {
-        method: _evaluate_method(method, als_params if method == "als" else {}, before, truth,
+        method: _evaluate_method(method, als_params if method == "als" else {}, period,
                                  products, min_products, k, seed)
         for method in METHODS
     }  # fmt: skip
 
 
 __all__ = [
-    "METHODS", "SEGMENTS", "evaluate", "fit", "fit_als", "label_segments", "load",
-    "popular_products", "recommend", "release", "report", "validate",
+    "METHODS", "POPULAR_POOL", "SEGMENTS", "Period", "evaluate", "fit", "fit_als",
+    "label_segments", "load", "popular_products", "recommend", "release", "report", "validate",
 ]  # fmt: skip

@@ -3,8 +3,11 @@
 A model is retrained when it has no champion, when its champion is older than the cadence
 (var `retrain_every_days`: the run date minus the run date the champion was trained for), when
 a feature has drifted (the population stability index of any feature between the champion's
-training data and today's scoring snapshot exceeds var `retrain_max_psi`), or when var
-`force_retrain` says so. Otherwise the champion is kept, and the decision says why in one line.
+training data and today's scoring snapshot exceeds var `retrain_max_psi`), when the champion's
+realised quality fell (the AUC-ROC of its latest scoring run date whose predicted window has
+passed, from `gold.ml_model_monitoring` as the earlier runs left it, is below var
+`retrain_min_auc`), or when var `force_retrain` says so. Otherwise the champion is kept, and
+the decision says why in one line.
 
 A decision is made once per run date: a rerun of the date reads the recorded decision again,
 so it trains nothing new and scores with the same version (unless `force_retrain`). A date
@@ -26,8 +29,10 @@ from lakehouse.ml.connect import progress
 SCHEMA = """
     run_date date, registered_model_name string, retrained boolean, reason string,
     champion_version int, champion_trained_on date, champion_age_days int,
-    max_feature_psi double, max_psi_feature string, decided_at timestamp
+    max_feature_psi double, max_psi_feature string, realised_run_date date,
+    realised_auc_roc double, decided_at timestamp
 """
+COLUMNS = [part.split()[0] for part in SCHEMA.split(",")]
 
 
 @dataclass
@@ -43,6 +48,8 @@ class Decision:
     champion_age_days: int | None = None
     max_feature_psi: float | None = None
     max_psi_feature: str | None = None
+    realised_run_date: date | None = None
+    realised_auc_roc: float | None = None
 
     def row(self, decided_at) -> tuple:
         return (*asdict(self).values(), decided_at)
@@ -55,6 +62,43 @@ class Policy:
     every_days: int
     max_psi: float
     force: bool
+    min_auc: float | None = None  # null: realised quality does not trigger a retraining
+
+
+@dataclass
+class Realised:
+    """A champion's latest realised quality: the run date it scored, with which version, and
+    the AUC-ROC once that date's predicted window had passed."""
+
+    run_date: date
+    version: int
+    auc_roc: float
+
+
+def if_exists(table):
+    """`table` (a DataFrame read by name), or None when no such table exists yet."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        table.columns  # noqa: B018 - resolves the name (Spark Connect reads lazily)
+    except AnalysisException as error:
+        if error.getCondition() != "TABLE_OR_VIEW_NOT_FOUND":
+            raise
+        return None
+    return table
+
+
+def latest_realised(rows) -> dict[str, Realised]:
+    """{model name: its latest Realised} from rows of ml_model_monitoring (model_name,
+    model_version, run_date, auc_roc); a date without an AUC (one class only) is skipped."""
+    latest: dict[str, Realised] = {}
+    for r in rows:
+        if r.auc_roc is None:
+            continue
+        seen = latest.get(r.model_name)
+        if seen is None or r.run_date > seen.run_date:
+            latest[r.model_name] = Realised(r.run_date, int(r.model_version), float(r.auc_roc))
+    return latest
 
 
 def windows(run_windows) -> dict[str, dict]:
@@ -80,8 +124,9 @@ def window_problem(found: dict[str, dict], names: list[str]) -> str | None:
 
 
 def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
-           training_problem: str | None) -> Decision:  # fmt: skip
-    """The decision for one registered model on `run_date`."""
+           training_problem: str | None, realised: Realised | None = None) -> Decision:  # fmt: skip
+    """The decision for one registered model on `run_date` (`realised`: the model's latest
+    realised quality, if any window it scored has passed)."""
     current = tracking.champion(model_name)
     if current is None:
         if training_problem:
@@ -100,15 +145,9 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
     worst = max(psi, key=psi.get)
     decision = Decision(run_date, model_name, False, "", int(current.version), trained_on, age,
                         psi[worst], worst)  # fmt: skip
-    reasons = []
-    if policy.force:
-        reasons.append("forced by var force_retrain")
-    if age >= policy.every_days:
-        reasons.append(f"champion v{current.version} is {_days(age)} old "
-                       f"(retrain_every_days {policy.every_days})")  # fmt: skip
-    if psi[worst] > policy.max_psi:
-        reasons.append(f"feature {worst} drifted: PSI {psi[worst]:.3f} > retrain_max_psi "
-                       f"{policy.max_psi}")  # fmt: skip
+    if realised is not None and realised.version == decision.champion_version:
+        decision.realised_run_date, decision.realised_auc_roc = realised.run_date, realised.auc_roc
+    reasons = reasons_to_retrain(policy, decision)
     if reasons and training_problem:
         wanted = "; ".join(reasons)
         decision.reason = (f"kept champion v{current.version}: would retrain ({wanted}) but "
@@ -121,13 +160,41 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
             f"(retrain_every_days {policy.every_days}); largest PSI {psi[worst]:.3f} on {worst} "
             f"(retrain_max_psi {policy.max_psi})"
         )
+        if decision.realised_auc_roc is not None:
+            decision.reason += (
+                f"; realised AUC-ROC {decision.realised_auc_roc:.3f} on run date "
+                f"{decision.realised_run_date} (retrain_min_auc {policy.min_auc})"
+            )
     return decision
 
 
+def reasons_to_retrain(policy: Policy, decision: Decision) -> list[str]:
+    """Why the champion of `decision` (its age, largest PSI and realised quality filled in)
+    should be retrained under `policy`, one phrase per reason; empty: keep it."""
+    reasons = []
+    if policy.force:
+        reasons.append("forced by var force_retrain")
+    if decision.champion_age_days >= policy.every_days:
+        reasons.append(f"champion v{decision.champion_version} is "
+                       f"{_days(decision.champion_age_days)} old "
+                       f"(retrain_every_days {policy.every_days})")  # fmt: skip
+    psi = decision.max_feature_psi
+    if psi > policy.max_psi:
+        reasons.append(f"feature {decision.max_psi_feature} drifted: PSI {psi:.3f} > "
+                       f"retrain_max_psi {policy.max_psi}")  # fmt: skip
+    auc = decision.realised_auc_roc
+    if policy.min_auc is not None and auc is not None and auc < policy.min_auc:
+        reasons.append(f"realised AUC-ROC {auc:.3f} of v{decision.champion_version} on run "
+                       f"date {decision.realised_run_date} < retrain_min_auc "
+                       f"{policy.min_auc}")  # fmt: skip
+    return reasons
+
+
 def decide_all(spark, model_names: list[str], run_windows, scoring_set, policy: Policy,
-               recorded=None) -> list[tuple]:  # fmt: skip
+               recorded=None, monitoring=None) -> list[tuple]:  # fmt: skip
     """The decisions of this run date for every model, as rows of SCHEMA. Decisions already
-    recorded for the date (`recorded`: the table so far) are returned again, unless forced."""
+    recorded for the date (`recorded`: the table so far) are returned again, unless forced.
+    `monitoring`: ml_model_monitoring as earlier runs left it (None before its first build)."""
     from datetime import UTC, datetime
 
     found = windows(run_windows)
@@ -141,14 +208,18 @@ def decide_all(spark, model_names: list[str], run_windows, scoring_set, policy: 
         earlier = {r.registered_model_name: r for r in
                    recorded.where(f"run_date = date'{run_date}'").collect()}  # fmt: skip
     now = datetime.now(UTC).replace(tzinfo=None)
+    realised = latest_realised([] if monitoring is None else monitoring.select(
+        "model_name", "model_version", "run_date", "auc_roc").collect())  # fmt: skip
     rows = []
     for name in model_names:
         if name in earlier:
             row = earlier[name]
             progress("retraining", f"{name}: decision for {run_date} already made: {row.reason}")
-            rows.append(tuple(row))
+            recorded_row = row.asDict()  # by name: a table from before a column was added
+            rows.append(tuple(recorded_row.get(column) for column in COLUMNS))
             continue
-        decision = decide(name, run_date, scoring_set, policy, training_problem)
+        decision = decide(name, run_date, scoring_set, policy, training_problem,
+                          realised.get(name))  # fmt: skip
         verdict = "retrain" if decision.retrained else "no retrain"
         progress("retraining", f"{name}: {verdict} for {run_date}: {decision.reason}")
         rows.append(decision.row(now))

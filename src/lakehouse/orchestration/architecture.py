@@ -1,11 +1,13 @@
 """The flow diagram of docs/architecture.md, drawn from the dbt manifest so it cannot go stale.
 
 `render(manifest)` gives a Mermaid flowchart: the landing source, every seed and model in its
-layer (the folder it lives in), the edges dbt knows (`ref`, `source`), MLflow beside the Python
-models that track or register models (a `meta.experiment`), the exposures that consume gold,
-the daily schedule that runs it all and the monitoring around it. `lakehouse architecture`
-writes it between the markers of docs/architecture.md (`--check` says whether it is current);
-tests/test_layout.py checks that the file holds today's drawing and names every model.
+layer (the folder it lives in), the edges dbt knows (`ref`, `source`; a source over the
+project's own table, as earlier runs left it, is a dotted edge from that model), MLflow
+beside the Python models that track or register models (a `meta.experiment`), the exposures
+that consume gold, the daily schedule that runs it all and the monitoring around it.
+`lakehouse architecture` writes it between the markers of docs/architecture.md (`--check` says
+whether it is current); tests/test_layout.py checks that the file holds today's drawing and
+names every model.
 """
 
 from __future__ import annotations
@@ -38,10 +40,18 @@ def render(manifest: dict) -> str:
         if n["resource_type"] in ("model", "seed") and n["package_name"] == project
     }  # fmt: skip
     sources = {uid: s for uid, s in manifest["sources"].items() if s["package_name"] == project}
+    # A source over one of the project's own tables (its state as earlier runs left it) is
+    # drawn as a dotted edge from that model, not as a second box.
+    relations = {
+        n.get("relation_name"): n["name"] for n in nodes.values() if n.get("relation_name")
+    }
+    history = {uid: relations[s["relation_name"]] for uid, s in sources.items()
+               if s.get("relation_name") in relations}  # fmt: skip
     lines = ["```mermaid", "flowchart LR"]
-    for _, source in sorted(sources.items()):
-        lines.append(f'  {source["name"]}[("{source["source_name"]}.{source["name"]}<br/>'
-                     f'<i>landing files</i>")]')  # fmt: skip
+    for uid, source in sorted(sources.items()):
+        if uid not in history:
+            lines.append(f'  {source["name"]}[("{source["source_name"]}.{source["name"]}<br/>'
+                         f'<i>landing files</i>")]')  # fmt: skip
     for layer in LAYERS:
         members = sorted((n["name"], n) for n in nodes.values() if _layer(n) == layer)
         if not members:
@@ -49,13 +59,19 @@ def render(manifest: dict) -> str:
         lines.append(f"  subgraph {layer}")
         lines += [f'    {name}["{_label(node)}"]' for name, node in members]
         lines.append("  end")
-    ids = {uid: n["name"] for uid, n in {**nodes, **sources}.items()}
+    ids = {uid: n["name"] for uid, n in {**nodes, **sources}.items() if uid not in history}
     edges = sorted({
         (ids[parent], node["name"])
         for node in nodes.values()
         for parent in node["depends_on"].get("nodes", []) if parent in ids
     })  # fmt: skip
     lines += [f"  {a} --> {b}" for a, b in edges]
+    feedback = sorted({
+        (history[parent], node["name"])
+        for node in nodes.values()
+        for parent in node["depends_on"].get("nodes", []) if parent in history
+    })  # fmt: skip
+    lines += [f"  {a} -. earlier runs .-> {b}" for a, b in feedback]
     tracked = sorted(n["name"] for n in nodes.values() if "experiment" in n["config"]["meta"])
     if tracked:
         lines.append('  mlflow[("MLflow<br/><i>runs, registry, champion alias</i>")]')

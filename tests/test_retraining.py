@@ -1,0 +1,70 @@
+"""The retraining rule (lakehouse.ml.retraining.reasons_to_retrain): cadence, drift, realised
+quality and force each give their reason; a champion within every limit is kept. No server:
+the rule reads only the decision's figures. (test_daily runs the decisions model end to end.)
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from lakehouse.ml import retraining
+
+POLICY = retraining.Policy(every_days=7, max_psi=0.2, force=False, min_auc=0.65)
+
+
+def _decision(age=3, psi=0.05, auc=None):
+    return retraining.Decision(
+        date(2019, 12, 6), "m", False, "", champion_version=4,
+        champion_trained_on=date(2019, 12, 6) - timedelta(days=age), champion_age_days=age,
+        max_feature_psi=psi, max_psi_feature="n_views", realised_auc_roc=auc,
+        realised_run_date=None if auc is None else date(2019, 11, 28),
+    )  # fmt: skip
+
+
+def test_a_champion_within_every_limit_is_kept():
+    assert retraining.reasons_to_retrain(POLICY, _decision(age=6, psi=0.2, auc=0.65)) == []
+
+
+@pytest.mark.parametrize(
+    ("decision", "reason"),
+    [
+        (_decision(age=7), "champion v4 is 7 days old (retrain_every_days 7)"),
+        (_decision(psi=0.31), "feature n_views drifted: PSI 0.310 > retrain_max_psi 0.2"),
+        (
+            _decision(auc=0.6412),
+            "realised AUC-ROC 0.641 of v4 on run date 2019-11-28 < retrain_min_auc 0.65",
+        ),
+    ],
+)
+def test_each_limit_gives_its_reason(decision, reason):
+    assert retraining.reasons_to_retrain(POLICY, decision) == [reason]
+
+
+def test_every_reason_is_given_and_force_comes_first():
+    forced = retraining.Policy(every_days=7, max_psi=0.2, force=True, min_auc=0.65)
+    reasons = retraining.reasons_to_retrain(forced, _decision(age=9, psi=0.5, auc=0.5))
+    assert reasons[0] == "forced by var force_retrain" and len(reasons) == 4
+
+
+def test_no_realised_quality_or_no_limit_never_retrains():
+    assert retraining.reasons_to_retrain(POLICY, _decision(auc=None)) == []
+    off = retraining.Policy(every_days=7, max_psi=0.2, force=False, min_auc=None)
+    assert retraining.reasons_to_retrain(off, _decision(auc=0.1)) == []
+
+
+def test_the_latest_evaluated_run_date_is_each_models_realised_quality():
+    from types import SimpleNamespace as Row
+
+    rows = [
+        Row(model_name="m", model_version=3, run_date=date(2019, 11, 20), auc_roc=0.71),
+        Row(model_name="m", model_version=4, run_date=date(2019, 11, 28), auc_roc=0.62),
+        Row(model_name="m", model_version=4, run_date=date(2019, 11, 29), auc_roc=None),
+        Row(model_name="r", model_version=1, run_date=date(2019, 11, 10), auc_roc=0.8),
+    ]
+    assert retraining.latest_realised(rows) == {
+        "m": retraining.Realised(date(2019, 11, 28), 4, 0.62),
+        "r": retraining.Realised(date(2019, 11, 10), 1, 0.8),
+    }
+    assert retraining.latest_realised([]) == {}
