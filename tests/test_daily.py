@@ -55,6 +55,7 @@ def _latest_write(spark, table: str):
 
 @pytest.fixture(scope="module")
 def first_day(project_build, spark, dbt, settings):
+    tracking.configure(settings, "ecom_lakehouse")  # the build's registry, not MLflow's default
     day = date(2019, 12, 1)
     name = _land(settings, day)
     counts = {t: spark.table(f"silver.{t}").count() for t in AGGREGATES}

@@ -6,6 +6,7 @@ table equals its earlier version again. A training run is rebuilt by time travel
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -64,6 +65,7 @@ def test_a_bad_append_is_caught_diffed_and_restored(project_build, spark, dbt):
     ):
         assert spark.sql(f"select * from {a} except all select * from {b}").count() == 0
     dbt(["test", "-s", MODEL])  # green again
+    _show_story(caught, history, diff, refused, restored)
 
 
 def test_a_training_run_is_rebuilt_by_time_travel_and_checked(project_build, lakehouse):
@@ -95,3 +97,17 @@ def test_a_training_run_is_rebuilt_by_time_travel_and_checked(project_build, lak
     differs = subprocess.run([str(BIN_DIR / "lakehouse"), "reproduce-run", other.info.run_id],
                              capture_output=True, text=True, check=False)  # fmt: skip
     assert differs.returncode == 1 and "differs" in differs.stdout, differs.stdout
+
+
+def _show_story(*steps) -> None:
+    """Prints what each step told the user (`pytest -rP` shows it; the closing notes cite it)."""
+    marks = ("History of", "version", "FAIL ", "confirm", "  v")
+    for step in steps:
+        args = step.args[1:]
+        ends = [args.index(flag) for flag in ("--vars", "--project-dir") if flag in args]
+        told = [line.split("  ", 1)[-1].strip() for line in step.output.splitlines()
+                if any(mark in line for mark in marks)
+                or re.search(r"\s\d+\s+20\d\d-", line)]  # fmt: skip
+        print(
+            f"$ dbt {' '.join(args[: min(ends, default=len(args))])}\n  " + "\n  ".join(told[:12])
+        )
