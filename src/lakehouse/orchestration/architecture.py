@@ -32,6 +32,15 @@ def _label(node: dict) -> str:
     return f"{node['name']}<br/><i>{kind}</i>"
 
 
+def _edges(nodes: dict, names: dict) -> list[tuple[str, str]]:
+    """(parent, child) name pairs, sorted, for every parent of `nodes` that `names` names."""
+    return sorted({
+        (names[parent], node["name"])
+        for node in nodes.values()
+        for parent in node["depends_on"].get("nodes", []) if parent in names
+    })  # fmt: skip
+
+
 def render(manifest: dict) -> str:
     """The Mermaid flowchart (a fenced block) of the project in `manifest`."""
     project = manifest["metadata"].get("project_name")
@@ -60,18 +69,8 @@ def render(manifest: dict) -> str:
         lines += [f'    {name}["{_label(node)}"]' for name, node in members]
         lines.append("  end")
     ids = {uid: n["name"] for uid, n in {**nodes, **sources}.items() if uid not in history}
-    edges = sorted({
-        (ids[parent], node["name"])
-        for node in nodes.values()
-        for parent in node["depends_on"].get("nodes", []) if parent in ids
-    })  # fmt: skip
-    lines += [f"  {a} --> {b}" for a, b in edges]
-    feedback = sorted({
-        (history[parent], node["name"])
-        for node in nodes.values()
-        for parent in node["depends_on"].get("nodes", []) if parent in history
-    })  # fmt: skip
-    lines += [f"  {a} -. earlier runs .-> {b}" for a, b in feedback]
+    lines += [f"  {a} --> {b}" for a, b in _edges(nodes, ids)]
+    lines += [f"  {a} -. earlier runs .-> {b}" for a, b in _edges(nodes, history)]
     tracked = sorted(n["name"] for n in nodes.values() if "experiment" in n["config"]["meta"])
     if tracked:
         lines.append('  mlflow[("MLflow<br/><i>runs, registry, champion alias</i>")]')
