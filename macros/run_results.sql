@@ -72,7 +72,7 @@
     {%- set started = execute_timing[0].started_at if execute_timing else none -%}
     {%- set response = result.adapter_response or {} -%}
     {%- set layer = node.fqn[1] if node.fqn | length > 2 else none -%}
-    {%- set written = _ops_written(node, started) -%}
+    {%- set written = _ops_written(node, started, result.status) -%}
     {{ return('(' ~ [
         _ops_literal(invocation_id), _ops_literal(flags.WHICH),
         "cast('" ~ var('run_date') ~ "' as date)",
@@ -92,10 +92,11 @@
 
 {#- What a model or seed wrote in this run, from its Delta history: the bytes and files added
     by the commits made since `started` (a table, an incremental write, its OPTIMIZE). Nulls
-    for tests, views and a node that did not run. -#}
-{% macro _ops_written(node, started) -%}
+    for tests, views and a node that did not succeed (a model that failed on its first run has
+    no table to describe, and a failed write committed nothing). -#}
+{% macro _ops_written(node, started, status) -%}
     {%- set written = {'bytes': none, 'files': none} -%}
-    {%- if node.resource_type in ('model', 'seed') and started is not none
+    {%- if node.resource_type in ('model', 'seed') and started is not none and status == 'success'
             and node.config.materialized in ('table', 'incremental', 'seed')
             and node.relation_name -%}
         {%- set history = run_query('describe history ' ~ node.relation_name ~ ' limit 10') -%}

@@ -39,7 +39,7 @@ def one_day(lakehouse, dbt, tmp_path_factory):
     mp.undo()
 
 
-def test_an_empty_scoring_snapshot_stops_with_the_dates_and_the_var(one_day):
+def test_an_empty_scoring_snapshot_stops_with_the_dates_and_the_var(one_day, spark):
     out = one_day["default"].output
     assert one_day["default"].returncode != 0
     assert (
@@ -49,6 +49,14 @@ def test_an_empty_scoring_snapshot_stops_with_the_dates_and_the_var(one_day):
     ) in out
     assert not [e for e in SPARK_ERRORS if e in out], out[-4000:]
     assert "OK created sql incremental model wt_bronze.brz_event_lines" in out  # bronze loaded
+    # the failed run is in the run history too, its failed model with nothing written (it made
+    # no table, so there is no Delta history to read)
+    assert "Recorded " in out and f"node results in {PREFIX}ops.node_results" in out
+    failed = spark.sql(
+        f"select status, bytes_written from {PREFIX}ops.node_results "
+        "where name = 'ml_retraining_decisions' and command = 'run'"
+    ).collect()
+    assert ("error", None) in [(r.status, r.bytes_written) for r in failed], failed
 
 
 def test_without_training_data_the_models_say_why_and_nothing_is_evaluated(one_day, spark):
