@@ -112,8 +112,8 @@ def test_the_dagster_instance_runs_one_run_at_a_time(tmp_path):
 def test_a_stale_source_a_failed_check_and_a_failed_run_raise_alerts(
     project_build, orchestration, settings, monkeypatch, webhook_receiver
 ):
-    """The daily job of 2019-11-30 again, bronze only (no new file: it loads nothing), with
-    vars that make the landing folder stale at once and every file's reject rate too high:
+    """The daily job of 2019-11-30 again, the load audit only (no new file: it loads nothing),
+    with vars that make the landing folder stale at once and every file's reject rate too high:
     the freshness error, the failed check and the failed run each reach the webhook (a local
     HTTP server), the alerts log and the Dagster run's log."""
     from lakehouse.orchestration import alerts
@@ -125,7 +125,7 @@ def test_a_stale_source_a_failed_check_and_a_failed_run_raise_alerts(
     instance = project_build["dagster"]["instance"]
     before = len(alerts.alerts_log(settings).read_text().splitlines()) if alerts.alerts_log(
         settings).exists() else 0  # fmt: skip
-    (result,) = orchestration.run_dates(["2019-11-30"], instance, layers=["bronze"])
+    (result,) = orchestration.run_dates(["2019-11-30"], instance, models=["brz_file_loads"])
     assert not result.success
     received = [body for _, body in webhook_receiver.received]
     kinds = [(a["kind"], a["severity"]) for a in received]

@@ -149,16 +149,18 @@ def run_scheduled(tick: datetime, instance: DagsterInstance):
     return request.partition_key, result
 
 
-def run_dates(run_dates: list[str], instance: DagsterInstance,
-              layers: list[str] | None = None) -> list:  # fmt: skip
+def run_dates(run_dates: list[str], instance: DagsterInstance, layers: list[str] | None = None,
+              models: list[str] | None = None) -> list:  # fmt: skip
     """Executes the daily job for each run date in order, in this process (a backfill, or a
     rerun of dates); stops at the first failure. `layers` limits each run to the assets of
-    those layers (for example ["bronze", "silver"]); None runs the whole DAG. Returns the
-    execution results."""
+    those layers (for example ["bronze", "silver"]), `models` to the named models (with their
+    checks); None runs the whole DAG. Returns the execution results."""
     job = defs.resolve_job_def(JOB_NAME)
     selection = None
-    if layers:
-        selection = [key for key in lakehouse_dbt.keys if key.path[0] in layers]
+    if layers or models:
+        layers, models = layers or [], models or []
+        selection = [key for key in lakehouse_dbt.keys
+                     if key.path[0] in layers or key.path[-1] in models]  # fmt: skip
     results = []
     for run_date in sorted(run_dates):
         result = job.execute_in_process(
