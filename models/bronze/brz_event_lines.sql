@@ -17,7 +17,12 @@ with
 
 landed as (
 
-    select * from {{ ref('brz_landed_lines') }}
+    select
+        line,
+        source_file,
+        file_modified_at,
+        coalesce(is_too_long, false) as is_too_long
+    from {{ ref('brz_landed_lines') }}
     where {{ landing_files_to_parse() }}
 
 ),
@@ -28,10 +33,10 @@ distinct_lines as (
         line,
         source_file,
         file_modified_at,
-        coalesce(is_too_long, false) as is_too_long,
+        is_too_long,
         count(*) as n_occurrences
     from landed
-    group by source_file, file_modified_at, line, coalesce(is_too_long, false)
+    group by source_file, file_modified_at, line, is_too_long
 
 ),
 

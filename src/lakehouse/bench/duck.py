@@ -81,7 +81,7 @@ def _full_build_sql(name: str, landing: str) -> str | None:
     if name == "brz_landed_lines":
         return (
             "select line, parse_filename(filename) as source_file, cast(null as bigint) as "
-            "file_size, cast(null as timestamp) as file_modified_at "
+            "file_size, cast(null as timestamp) as file_modified_at, false as is_too_long "
             f"from read_csv('{landing}/*.csv*', columns = {{'line': 'VARCHAR'}}, "
             "header = false, delim = '\x1f', quote = '', escape = '', filename = true, "
             "strict_mode = false, null_padding = true) "
