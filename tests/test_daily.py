@@ -99,6 +99,11 @@ def test_a_no_retrain_day_keeps_the_champion_and_scores_forward(first_day, spark
         assert decision["reason"].startswith(f"kept champion v{decision['champion_version']}")
         assert decision["champion_age_days"] == 1 and decision["max_feature_psi"] < 0.2
         assert f"{name}: no retrain for {day}" in first_day["run"].output
+        # ml_feature_drift lists the PSI of every feature the decision compared, its largest
+        drift = {r.feature: r.psi for r in spark.table("gold.ml_feature_drift").where(
+            f"run_date = date'{day}' and registered_model_name = '{name}'").collect()}  # fmt: skip
+        assert drift == decision["feature_psi"] and len(drift) > 5
+        assert max(drift, key=drift.get) == decision["max_psi_feature"]
     assert spark.table("gold.ml_propensity_candidates").where(f"run_date = '{day}'").count() == 0
     scores = spark.table("gold.ml_user_purchase_scores").where(f"run_date = date'{day}'")
     row = scores.selectExpr(

@@ -19,7 +19,7 @@ reason (`DataConditionError`).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 
 from lakehouse.errors import DataConditionError
@@ -30,9 +30,8 @@ SCHEMA = """
     run_date date, registered_model_name string, retrained boolean, reason string,
     champion_version int, champion_trained_on date, champion_age_days int,
     max_feature_psi double, max_psi_feature string, realised_run_date date,
-    realised_auc_roc double, decided_at timestamp
+    realised_auc_roc double, feature_psi map<string, double>, decided_at timestamp
 """
-COLUMNS = [part.split()[0] for part in SCHEMA.split(",")]
 
 
 @dataclass
@@ -50,9 +49,14 @@ class Decision:
     max_psi_feature: str | None = None
     realised_run_date: date | None = None
     realised_auc_roc: float | None = None
+    # every feature's PSI, of which max_feature_psi is the largest (ml_feature_drift lists them)
+    feature_psi: dict[str, float] | None = None
 
     def row(self, decided_at) -> tuple:
         return (*asdict(self).values(), decided_at)
+
+
+COLUMNS = [f.name for f in fields(Decision)] + ["decided_at"]  # SCHEMA's, in its order
 
 
 @dataclass
@@ -144,7 +148,7 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
     psi = drift.psi(tracking.feature_reference(model_name, current.version), scoring_set)
     worst = max(psi, key=psi.get)
     decision = Decision(run_date, model_name, False, "", int(current.version), trained_on, age,
-                        psi[worst], worst)  # fmt: skip
+                        psi[worst], worst, feature_psi=psi)  # fmt: skip
     if realised is not None and realised.version == decision.champion_version:
         decision.realised_run_date, decision.realised_auc_roc = realised.run_date, realised.auc_roc
     reasons = reasons_to_retrain(policy, decision)
