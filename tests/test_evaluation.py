@@ -139,3 +139,23 @@ def test_the_precision_interval_holds_the_figure_and_narrows_with_more_users():
 def test_the_monitoring_table_bins_calibration_as_the_training_report_does():
     project = yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())
     assert project["vars"]["calibration_bins"] == evaluation.CALIBRATION_BINS
+
+
+def _figures(precision: float) -> dict:
+    return {"all": {"precision_at_k": precision}}
+
+
+def test_the_recommender_choices_take_the_best_on_validation_and_the_first_on_a_tie():
+    """ALS's grid point and the shipped method are chosen on validation precision@k over all
+    users; a tie goes to the earlier grid point and to the simpler method."""
+    from lakehouse.ml import recommend
+
+    tried = [({"rank": 8}, _figures(0.02)), ({"rank": 16}, _figures(0.05)),
+             ({"rank": 32}, _figures(0.05)), ({"rank": 64}, _figures(0.01))]  # fmt: skip
+    assert recommend.best_point(tried) == tried[1]
+    assert recommend.best_point(tried[:1]) == tried[0]
+    precisions = [0.03, 0.06, 0.06, 0.04]  # popular, category_popular, item_knn, als
+    figures = {m: _figures(p) for m, p in zip(recommend.METHODS, precisions, strict=True)}
+    assert recommend.best_method(figures) == "category_popular"
+    figures["als"] = _figures(0.07)
+    assert recommend.best_method(figures) == "als"

@@ -427,16 +427,28 @@ def validate(before, truth, products, als_grid: list[dict], min_products: int, k
     period = Period(before, truth)
     figures, params_of, search = {}, {}, []
     for method in METHODS:
+        tried = []
         for params in als_grid if method == "als" else [{}]:
-            found = _evaluate_method(method, params, period, products, min_products, k,
-                                     seed)[0]  # fmt: skip
-            if method == "als":
-                search.append({**params, **found["all"]})
-            best = figures.get(method)
-            if best is None or found["all"]["precision_at_k"] > best["all"]["precision_at_k"]:
-                figures[method], params_of[method] = found, params
-    shipped = max(METHODS, key=lambda m: (figures[m]["all"]["precision_at_k"], -METHODS.index(m)))
-    return {"figures": figures, "params": params_of, "als_search": search, "shipped": shipped}
+            found = _evaluate_method(method, params, period, products, min_products, k, seed)
+            tried.append((params, found[0]))
+        if method == "als":
+            search = [{**params, **found["all"]} for params, found in tried]
+        params_of[method], figures[method] = best_point(tried)
+    return {"figures": figures, "params": params_of, "als_search": search,
+            "shipped": best_method(figures)}  # fmt: skip
+
+
+def best_point(tried: list[tuple[dict, dict]]) -> tuple[dict, dict]:
+    """(params, figures) of the grid point with the best precision@k over all users, the
+    earliest on a tie: `tried` is [(params, {segment: figures})] in grid order."""
+    best = max(range(len(tried)), key=lambda i: (tried[i][1]["all"]["precision_at_k"], -i))
+    return tried[best]
+
+
+def best_method(figures: dict[str, dict]) -> str:
+    """The method with the best precision@k over all users, the simplest (first of METHODS) on
+    a tie."""
+    return max(figures, key=lambda m: (figures[m]["all"]["precision_at_k"], -METHODS.index(m)))
 
 
 def report(before, truth, products, als_params: dict, min_products: int, k: int,
@@ -452,6 +464,7 @@ def report(before, truth, products, als_params: dict, min_products: int, k: int,
 
 
 __all__ = [
-    "METHODS", "POPULAR_POOL", "SEGMENTS", "Period", "evaluate", "fit", "fit_als",
-    "label_segments", "load", "popular_products", "recommend", "release", "report", "validate",
+    "METHODS", "POPULAR_POOL", "SEGMENTS", "Period", "best_method", "best_point", "evaluate",
+    "fit", "fit_als", "label_segments", "load", "popular_products", "recommend", "release",
+    "report", "validate",
 ]  # fmt: skip
