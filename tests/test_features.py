@@ -12,7 +12,6 @@ build (run date 2019-11-30).
 from __future__ import annotations
 
 import hashlib
-import json
 
 import duckdb
 import pytest
@@ -68,12 +67,12 @@ from per_user join favourite using (user_id) join sessions using (user_id)
 
 
 @pytest.fixture(scope="module")
-def snapshots(project_build, spark, dbt):
+def snapshots(project_build, spark):
     direct = {r.user_id: r.asDict() for r in spark.sql(DIRECT).collect()}
     built = {r.user_id: r.asDict() for r in spark.table("gold.ml_user_scoring_set").collect()}
-    shown = dbt(["show", "-s", "ml_user_scoring_set", "--vars", "{run_date: '2019-10-31'}",
-                 "--limit", "-1", "--output", "json", "--quiet"])  # fmt: skip
-    october = {r["user_id"]: r for r in json.loads(shown.stdout)["show"]}
+    # the training snapshot of run date 2019-11-30 (features ending 2019-10-31), as trained on
+    training = spark.table("gold.ml_user_training_set").where("run_date = date'2019-11-30'")
+    october = {r.user_id: r.asDict() for r in training.collect()}
     return {"direct": direct, "built": built, "october": october}
 
 
@@ -107,8 +106,8 @@ def _events(landing, month: str) -> duckdb.DuckDBPyConnection:
 
 
 def test_a_snapshot_reads_nothing_after_its_last_day(snapshots, settings):
-    """November is landed, yet the snapshot ending on 2019-10-31 equals October's features
-    recomputed from the October files alone."""
+    """November is landed, yet the training snapshot (ending on 2019-10-31) equals October's
+    features recomputed from the October files alone."""
     con = _events(settings.landing_dir, "10")
     expected = {
         int(uid): (n, purchases, round(spend, 2))

@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import re
 
-from conftest import PROJECT_DIR, run_dbt
-
 DAY = "2019-10-05"
 # count(distinct): Delta answers a plain count(*) from its log statistics, without a scan.
 QUERY = f"select count(distinct user_id) from bronze.brz_events where event_date = date'{DAY}'"
@@ -26,21 +24,16 @@ def _scans_of_brz_event_lines(df) -> list[dict[str, int]]:
     ]
 
 
-def test_explain_prints_the_physical_plan_of_a_model(project_build, tmp_path):
-    out = run_dbt(
-        ["run-operation", "explain", "--args", "{model: ml_user_scoring_set}"], PROJECT_DIR,
-        tmp_path,
-    ).output  # fmt: skip
+def test_explain_prints_the_physical_plan_of_a_model(project_build, dbt):
+    out = dbt(["run-operation", "explain", "--args", "{model: ml_user_scoring_set}"]).output
     assert "== Physical Plan ==" in out
     assert "HashAggregate" in out and "silver.slv_user_session_daily" in out
     # the daily aggregates are read for the snapshot's dates only
     assert re.search(r"PartitionFilters: \[[^\]]*event_date", out), out[-3000:]
 
 
-def test_a_date_filter_on_bronze_prunes_to_that_dates_files(project_build, spark, tmp_path):
-    plan = run_dbt(
-        ["run-operation", "explain", "--args", json.dumps({"query": QUERY})], PROJECT_DIR, tmp_path
-    ).output
+def test_a_date_filter_on_bronze_prunes_to_that_dates_files(project_build, spark, dbt):
+    plan = dbt(["run-operation", "explain", "--args", json.dumps({"query": QUERY})]).output
     assert re.search(rf"PartitionFilters: \[[^\]]*event_date[^\]]*= {DAY}\)", plan), plan[-3000:]
 
     files_of_day = spark.sql(

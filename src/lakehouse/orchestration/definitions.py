@@ -19,6 +19,7 @@ Loading this module needs the dbt manifest, which dagster-dbt prepares (see `pro
 """
 
 import json
+import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +38,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from lakehouse.orchestration import alerts
 from lakehouse.orchestration.project import DBT_PROJECT
-from lakehouse.platform.config import Settings
+from lakehouse.platform.config import DBT_PARTIAL_PARSE_FILE, Settings
 
 # The first day of the Kaggle data: the earliest run date a partition can have.
 FIRST_RUN_DATE = "2019-10-01"
@@ -83,6 +84,10 @@ def lakehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
                 run_id,
             )
         )
+    # the build reuses the parse of freshness (the same vars): 7 s less on 2 cores
+    parsed = target / "freshness" / DBT_PARTIAL_PARSE_FILE
+    if parsed.is_file():
+        shutil.copyfile(parsed, target / DBT_PARTIAL_PARSE_FILE)
     # unit tests check SQL logic, not the day's data: `make test` runs them
     args = ["build", "--exclude-resource-type", "unit_test", "--vars", run_vars]
     failed = []

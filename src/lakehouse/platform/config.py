@@ -16,6 +16,10 @@ from pathlib import Path
 
 DELTA_VERSION = "4.4.0"
 DELTA_PACKAGE = f"io.delta:delta-spark_4.2_2.13:{DELTA_VERSION}"
+# dbt's saved parse state in a target folder: a dbt command given one parsed with the same
+# vars, profile and environment re-reads only changed files (dbt checks, and parses in full
+# on any difference)
+DBT_PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def find_project_root(start: Path | None = None) -> Path:
