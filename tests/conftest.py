@@ -91,6 +91,16 @@ _DAGSTER_MANIFEST: dict = {}  # the session's dagster-dbt parse, started by `lak
 _SHARED_PARSE: dict = {}  # "build": the session build's dbt parse state (set by project_build)
 
 
+def _reuse_build_parse(out: Path) -> None:
+    """Gives the dbt folder `out` the session build's parse state, once it exists: a call with
+    the build's vars then re-reads no file (a full parse is 7 s more); dbt parses in full on
+    any difference."""
+    parsed = out / "target" / DBT_PARTIAL_PARSE_FILE
+    if "build" in _SHARED_PARSE and not parsed.exists():
+        parsed.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(_SHARED_PARSE["build"], parsed)
+
+
 def _prepare_dagster_manifest() -> None:
     """dagster-dbt's parse of the project, as `make dagster` runs it before the definitions
     load."""
@@ -108,7 +118,9 @@ def lakehouse(settings, request):
     (each takes about 20 s, mostly of one core); project_build waits for it."""
     preparing = None
     if any("project_build" in item.fixturenames for item in request.session.items):
-        preparing = ThreadPoolExecutor(1).submit(_prepare_dagster_manifest)
+        pool = ThreadPoolExecutor(1)
+        preparing = pool.submit(_prepare_dagster_manifest)
+        pool.shutdown(wait=False)  # the submitted parse still runs; the pool takes no more
     server.up(settings)
     _DAGSTER_MANIFEST["preparing"] = preparing
     yield settings
@@ -134,11 +146,8 @@ def dbt(tmp_path_factory, request):
     out = tmp_path_factory.mktemp(f"dbt-{request.module.__name__.rsplit('.', 1)[-1]}")
 
     def run(args: list[str], check: bool = True, project: Path = PROJECT_DIR):
-        parsed = out / "target" / DBT_PARTIAL_PARSE_FILE
-        if project == PROJECT_DIR and "build" in _SHARED_PARSE and not parsed.exists():
-            # the session build's parse: with the same vars dbt re-reads no file (7 s saved)
-            parsed.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(_SHARED_PARSE["build"], parsed)
+        if project == PROJECT_DIR:
+            _reuse_build_parse(out)
         return run_dbt(args, project, out, check=check)
 
     run.target = out
@@ -201,8 +210,7 @@ def project_build(lakehouse, tmp_path_factory):
     # the build's parse, for docs and every module's dbt calls with the same vars (`dbt`)
     assert run_date == str(LAST_DAY) and lakehouse.dbt_vars == TEST_VARS
     _SHARED_PARSE["build"] = targets[0] / DBT_PARTIAL_PARSE_FILE
-    (out / "target").mkdir()
-    shutil.copyfile(_SHARED_PARSE["build"], out / "target" / DBT_PARTIAL_PARSE_FILE)
+    _reuse_build_parse(out)
     docs = run_dbt(with_test_vars(["docs", "generate"]), PROJECT_DIR, out)
     manifest = json.loads((out / "target" / "manifest.json").read_text())
     catalog = json.loads((out / "target" / "catalog.json").read_text())
