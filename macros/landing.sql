@@ -83,27 +83,38 @@
     {%- set files = [] -%}
     {%- for row in rows -%}
         {%- do files.append({
-            'name': row[0], 'path': row[1], 'size': row[2], 'modified': row[3]}) -%}
+            'name': row[0], 'path': row[1], 'size': row[2], 'modified': row[3],
+            'folder': row[1][:-(row[0] | length) - 1]}) -%}
     {%- endfor -%}
     {{ return(files) }}
 {%- endmacro %}
 
 
 {#-
-    The lines of the files this build loads (landing_files_to_load), each file read as text by
-    its path: `line`, `source_file`, `file_size`, `file_modified_at`, `is_too_long`; no rows
-    when no file is new. The server's reader skips a line longer than its bound; such a line
-    is one row too, from brz_landing_files.long_lines: its start, number and length.
+    The lines of the files this build loads (landing_files_to_load), read by their paths: one
+    scan per folder, a glob that names exactly those files (`dir/{a.csv,b.csv.gz}`, special
+    characters escaped), so the server plans one relation and packs small files into few
+    tasks (61 day files: 2 s, against 7 to 14 s for a union of 61 one-file scans). Columns
+    `line`, `source_file`, `file_size`, `file_modified_at` (as read: the listing's values
+    unless the file changed since), `is_too_long`; no rows when no file is new. The server's
+    reader skips a line longer than its bound; such a line is one row too, from
+    brz_landing_files.long_lines: its start, number and length.
 -#}
 {% macro read_landing_files() -%}
-    {%- for file in landing_files_to_load() -%}
+    {%- set files = landing_files_to_load() -%}
+    {%- for folder, in_folder in files | groupby('folder') -%}
+        {%- set names = [] -%}
+        {%- for file in in_folder -%}
+            {%- do names.append(glob_literal(file.name)) -%}
+        {%- endfor -%}
         select
             value as line,
-            {{ sql_string(file.name) }} as source_file,
-            cast({{ file.size }} as bigint) as file_size,
-            cast({{ sql_string(file.modified) }} as timestamp) as file_modified_at,
+            -- the reader gives the name URL-encoded (a space as %20; a literal + stays +)
+            url_decode(replace(_metadata.file_name, '+', '%2B')) as source_file,
+            _metadata.file_size as file_size,
+            _metadata.file_modification_time as file_modified_at,
             false as is_too_long
-        from text.`{{ file.path | replace('`', '``') }}`
+        from text.`{{ (glob_literal(folder) ~ '/{' ~ names | join(',') ~ '}') | replace('`', '``') }}`
         union all
     {% endfor -%}
         {#- the lines the reader skipped as too long: their start, number and length -#}
@@ -119,6 +130,20 @@
         from {{ ref('brz_landing_files') }}
         lateral view explode(long_lines) as long_line
         where load_status = 'new'
+{%- endmacro %}
+
+
+{#-
+    `name` (a file or folder path) as a literal in a Hadoop glob: each character that can open
+    a pattern (backslash, braces, brackets, star, question mark, comma) escaped with a
+    backslash.
+-#}
+{% macro glob_literal(name) -%}
+    {%- set out = [] -%}
+    {%- for char in name -%}
+        {%- do out.append('\\' ~ char if char in '\\{}[]*?,' else char) -%}
+    {%- endfor -%}
+    {{ return(out | join('')) }}
 {%- endmacro %}
 
 

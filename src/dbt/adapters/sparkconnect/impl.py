@@ -107,12 +107,16 @@ class SparkConnectAdapter(SparkAdapter):
         return str(target)
 
     def _max_line_bound(self) -> int | None:
-        """The server's line bound (Hadoop's line.maxlength), None when it has none."""
+        """The server's line bound (Hadoop's line.maxlength), None when it has none. Asked
+        once per invocation (a server setting: a build checking 61 new files asked it 61
+        times, 5 s)."""
         from lakehouse.platform.server import MAX_LINE_CONF
 
-        _, table = self.execute(f"set {MAX_LINE_CONF}", fetch=True)
-        value = table.rows[0][1] if table.rows else ""
-        return int(value) if str(value).isdigit() else None
+        if not hasattr(self, "_line_bound"):
+            _, table = self.execute(f"set {MAX_LINE_CONF}", fetch=True)
+            value = table.rows[0][1] if table.rows else ""
+            self._line_bound = int(value) if str(value).isdigit() else None
+        return self._line_bound
 
 
 def read_error_summary(message: str, limit: int = 300) -> str:
