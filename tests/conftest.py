@@ -103,12 +103,13 @@ def _reuse_build_parse(out: Path) -> None:
 
 def _prepare_dagster_manifest() -> None:
     """dagster-dbt's parse of the project, as `make dagster` runs it before the definitions
-    load."""
+    load; then the definitions themselves (5 s of imports)."""
     from dagster_dbt.cli.app import prepare_and_package
 
     from lakehouse.orchestration.project import DBT_PROJECT
 
     prepare_and_package(DBT_PROJECT)
+    import lakehouse.orchestration.definitions  # noqa: F401 - loaded here, used by project_build
 
 
 @pytest.fixture(scope="session")
