@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -254,6 +255,17 @@ def run_dbt(args: list[str], project_dir: Path, target_dir: Path, check: bool = 
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.output[-6000:]}")
     return proc
+
+
+def landing_files_read(compiled_sql: str) -> list[tuple[str, str]]:
+    """(folder, file name) of every landing file that a compiled brz_landed_lines reads: one
+    scan per folder, a glob naming its files, text.`<folder>/{a.csv,b\\,c.csv.gz}`."""
+    found = []
+    for glob in re.findall(r"text\.`([^`]+)`", compiled_sql):
+        folder, names = glob[: glob.rindex("/{")], glob[glob.rindex("/{") + 2 : -1]
+        found += [(folder, re.sub(r"\\(.)", r"\1", name))
+                  for name in re.split(r"(?<!\\),", names)]  # fmt: skip
+    return found
 
 
 def listening_sockets(pid: int) -> list[tuple[str, int]]:

@@ -18,7 +18,7 @@ from datetime import date
 
 import pytest
 
-from conftest import FIRST_DAY, LAST_DAY, ROWS, SEED
+from conftest import FIRST_DAY, LAST_DAY, ROWS, SEED, landing_files_read
 from lakehouse.data import generate
 from lakehouse.ml import tracking
 
@@ -67,7 +67,7 @@ def first_day(project_build, spark, dbt, settings):
 
 def test_a_daily_run_reads_only_the_new_file(first_day, dbt, spark):
     compiled = next(dbt.target.rglob("run/**/brz_landed_lines.sql")).read_text()
-    assert re.findall(r"text\.`[^`]*/([^/`]+)`", compiled) == [first_day["file"]]
+    assert [name for _, name in landing_files_read(compiled)] == [first_day["file"]]
     loads = spark.table("bronze.brz_file_loads").where(f"source_file = '{first_day['file']}'")
     assert [r.load_status for r in loads.collect()] == ["loaded"]
 
