@@ -69,22 +69,20 @@
 
 {#-
     The landing files this build loads: the rows of brz_landing_files whose status is `new`,
-    as a list of {name, path, size, modified} (empty at parse time). Asked when the model that
-    reads them runs, after brz_landing_files was built in the same invocation.
+    as a list of {name, path, folder} (empty at parse time). Asked when the model that reads
+    them runs, after brz_landing_files was built in the same invocation.
 -#}
 {% macro landing_files_to_load() -%}
     {%- set plan = ref('brz_landing_files') -%}  {#- at parse time too: the DAG edge -#}
     {%- if not execute -%}{{ return([]) }}{%- endif -%}
     {%- set rows = run_query(
-        'select source_file, file_path, file_size, cast(file_modified_at as string)'
-        ~ ' from ' ~ plan
+        'select source_file, file_path from ' ~ plan
         ~ " where load_status = 'new' order by file_modified_at, source_file"
     ) -%}
     {%- set files = [] -%}
     {%- for row in rows -%}
         {%- do files.append({
-            'name': row[0], 'path': row[1], 'size': row[2], 'modified': row[3],
-            'folder': row[1][:-(row[0] | length) - 1]}) -%}
+            'name': row[0], 'path': row[1], 'folder': row[1][:-(row[0] | length) - 1]}) -%}
     {%- endfor -%}
     {{ return(files) }}
 {%- endmacro %}
