@@ -1,12 +1,14 @@
-"""The benchmark's pieces that need no server: the Spark-to-DuckDB translation of this project's
-SQL, and the attribution of node times to layers. (The benchmark itself runs with `make bench`;
-its timings are written down, never asserted.)"""
+"""The benchmark's pieces: the Spark-to-DuckDB translation of this project's SQL, the
+attribution of node times to layers, and what the equivalent-work replay reads of a build.
+(The benchmark itself runs with `make bench`; its timings are written down, never asserted.)"""
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 
-from lakehouse.bench import duck
+from lakehouse.bench import duck, equivalent
 from lakehouse.bench import run as bench
 
 
@@ -92,3 +94,23 @@ def test_headline_takes_bronze_as_the_wall_span_of_its_nodes():
         "bare_copy_s": 5.0, "bronze_s": 25.0, "spark_sql_s": 25.0, "duckdb_sql_s": 3.5,
         "daily_run_s": 20.0, "server_peak_rss_gib": 3.0,
     }  # fmt: skip
+    size["equivalent"] = {"seconds": 40.0}  # the replay ran
+    assert headline(size)["equivalent_s"] == 40.0
+
+
+def test_the_equivalent_replay_reads_every_statement_the_build_ran(project_build):
+    """The replay (`make bench`'s equivalent work) takes each model's and test's statement from
+    the files dbt wrote for the session build, and adds the contract constraint dbt added,
+    word for word: a replay that missed a statement would look faster than the build."""
+    target = project_build["build"].target
+    manifest = json.loads((target / "manifest.json").read_text())
+    ran = [r["unique_id"] for r in json.loads((target / "run_results.json").read_text())["results"]
+           if r["unique_id"].split(".")[0] in ("model", "test")]  # fmt: skip
+    assert len(ran) > 50
+    nodes = [manifest["nodes"][uid] for uid in ran]
+    assert [n["unique_id"] for n in nodes if not equivalent._run_file(target, n).is_file()] == []
+    stored = [n for n in nodes if n["config"].get("store_failures")]
+    assert stored and all(equivalent._compiled_file(target, n).is_file() for n in stored)
+    constraints = [c for n in nodes if (c := equivalent._contract_constraint(n))]
+    assert constraints
+    assert [c for c in constraints if c not in project_build["build"].output] == []

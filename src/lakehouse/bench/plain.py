@@ -8,7 +8,8 @@
 - `bare_copy`: the CSV files copied to a Delta table with an explicit schema: the lower bound
   of any bronze layer.
 
-Both run over Spark Connect against the running lakehouse server, into a scratch folder.
+Both read the landing files they are given (the full build's) over Spark Connect, each on a
+fresh server of its own (`SizeRun.references`), into a scratch folder.
 """
 
 from __future__ import annotations
@@ -23,19 +24,19 @@ SCHEMA = (
 )
 
 
-def bare_copy(spark, landing: str, scratch: Path) -> dict:
+def bare_copy(spark, paths: list[str], scratch: Path) -> dict:
     """CSV to Delta with an explicit schema, nothing else."""
     target = scratch / "bare_copy"
     shutil.rmtree(target, ignore_errors=True)
     started = time.perf_counter()
-    df = spark.read.schema(SCHEMA).option("header", "true").csv(f"{landing}/*.csv*")
+    df = spark.read.schema(SCHEMA).option("header", "true").csv(paths)
     df.write.format("delta").mode("overwrite").save(str(target))
     seconds = time.perf_counter() - started
     rows = spark.read.format("delta").load(str(target)).count()
     return {"seconds": seconds, "rows": rows}
 
 
-def plain_pyspark(spark, landing: str, scratch: Path) -> dict:
+def plain_pyspark(spark, paths: list[str], scratch: Path) -> dict:
     """The notebook-style pipeline; returns its wall time per step and the AUCs."""
     from pyspark.ml.classification import LogisticRegression, RandomForestClassifier
     from pyspark.ml.evaluation import BinaryClassificationEvaluator
@@ -54,7 +55,7 @@ def plain_pyspark(spark, landing: str, scratch: Path) -> dict:
         steps[name] = now - last
         last = now
 
-    raw = spark.read.option("header", "true").option("inferSchema", "true").csv(f"{landing}/*.csv*")
+    raw = spark.read.option("header", "true").option("inferSchema", "true").csv(paths)
     raw.write.format("delta").mode("overwrite").save(str(root / "bronze"))
     step("bronze")
 

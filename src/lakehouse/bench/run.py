@@ -9,11 +9,14 @@ folder of its own and with a server of its own (free ports, stopped at the end):
    of the dbt process;
 3. caching: `ml_propensity_candidates` rebuilt with the assembled training data cached (the
    default) and uncached (`cache_training_data: false`);
-4. the daily run: one more day file lands and `dbt build --vars '{run_date: "2019-12-01"}'`
-   runs (bronze loads only the new file) against the full build;
-5. references on the same data and server: the plain PySpark script and the bare CSV-to-Delta
-   copy (`lakehouse.bench.plain`), and DuckDB running the same compiled bronze and silver SQL
-   (`lakehouse.bench.duck`).
+4. the daily runs on the same server: one more day file lands and `dbt build --vars
+   '{run_date: "2019-12-01"}'` runs (bronze loads only the new file), the same date again (no
+   new file), and a second new day forced to retrain;
+5. DuckDB running the same compiled bronze and silver SQL (`lakehouse.bench.duck`);
+6. the references, each on a fresh server of its own over the full build's files: the
+   equivalent work, the full build's own statements replayed without dbt
+   (`lakehouse.bench.equivalent`), the bare CSV-to-Delta copy and the plain PySpark script
+   (`lakehouse.bench.plain`).
 
 Writes `docs/benchmark/results.json`, `docs/benchmark/results.md` and
 `docs/benchmark/benchmark.png`. Not part of `make test`: timings are measured and written down
@@ -31,10 +34,11 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from lakehouse.bench import duck, plain
+from lakehouse.bench import duck, equivalent, plain
 from lakehouse.bench.report import CACHE_MAX_ROWS, headline, machine, ratios, write_report
 from lakehouse.data import generate
 from lakehouse.platform import server
@@ -105,6 +109,14 @@ def _dbt(args: list[str], project: Path, target: Path, log: Path) -> tuple[float
     return seconds, json.loads((target / "run_results.json").read_text())
 
 
+def _optimize_min_files(project: Path) -> int:
+    """var optimize_min_files of dbt_project.yml (the OPTIMIZE post-hook's threshold)."""
+    import yaml
+
+    return int(yaml.safe_load((project / "dbt_project.yml").read_text())["vars"]
+               ["optimize_min_files"])  # fmt: skip
+
+
 def _per_node(run_results: dict, manifest: dict) -> dict[str, dict]:
     """Seconds per model/seed/test, with the layer each belongs to (a test: its model's)."""
     nodes = manifest["nodes"]
@@ -149,8 +161,9 @@ class SizeRun:
     are not run again, so a failure late in a long run costs only the failed phase.
     """
 
-    def __init__(self, rows: int, root: Path, project: Path, log: Path, resume: bool):
-        self.rows, self.project, self.log = rows, project, log
+    def __init__(self, rows: int, root: Path, project: Path, log: Path, resume: bool,
+                 skip: frozenset[str] = frozenset()):  # fmt: skip
+        self.rows, self.project, self.log, self.skip = rows, project, log, skip
         self.state = root / f"{rows}"
         self.partial = self.state / "partial.json"
         self.result: dict = (
@@ -178,9 +191,12 @@ class SizeRun:
         print(f"[bench {self.rows:,}] {message}", flush=True)
 
     def pending(self, phase: str) -> bool:
-        """True when `phase` still has to run (else says it is kept)."""
+        """True when `phase` still has to run (else says it is kept, or skipped)."""
         if phase in self.result:
             self.say(f"{phase}: kept from the earlier run")
+        elif phase in self.skip:
+            self.say(f"{phase}: skipped (--skip), not measured")
+            return False
         return phase not in self.result
 
     def save(self) -> None:
@@ -200,19 +216,20 @@ class SizeRun:
             if self.rows <= CACHE_MAX_ROWS and self.pending("propensity_training_cache"):
                 self.training_cache()
             # The daily runs: one more day lands and is run (no retraining), then the same date
-            # again with no new file, then a second day forced to retrain. The files stay for
-            # the references below, which read the same folder.
+            # again with no new file, then a second day forced to retrain. The references below
+            # read the full build's files only.
             if self.pending("daily_run"):
                 self.daily_run(manifest)
             if self.pending("rerun"):
                 self.rerun(manifest)
             if self.pending("retrain_day"):
                 self.retrain_day(manifest)
-            self.spark_references(manifest)
+            self.result["spark_rows"] = self.table_rows(manifest)
             if self.pending("duckdb"):
                 self.duckdb()
         finally:
             server.down(self.settings)
+        self.references()
         return self.result
 
     def generate(self) -> None:
@@ -287,32 +304,85 @@ class SizeRun:
                           {"run_date": RETRAIN_DAY.isoformat(), "force_retrain": True},
                           new_file=new_file)  # fmt: skip
 
-    def spark_references(self, manifest: dict) -> None:
-        """Row counts of the SQL tables, then the bare copy and the plain PySpark script."""
+    def table_rows(self, manifest: dict) -> dict[str, int]:
+        """Row counts of the bronze and silver SQL tables the build made (DuckDB's must agree)."""
         from pyspark.sql import SparkSession
 
         spark = SparkSession.builder.remote(self.settings.connect_url).create()
-        scratch = self.state / "scratch"
         try:
-            self.result["spark_rows"] = {
+            return {
                 n["name"]: spark.table(f"{n['schema']}.{n['alias']}").count()
                 for n in manifest["nodes"].values()
                 if n["resource_type"] == "model" and n["language"] == "sql"
                 and n["fqn"][1] in duck.LAYERS
                 and n["config"]["materialized"] in ("table", "incremental")
             }  # fmt: skip
-            if self.pending("bare_copy"):
-                self.say("bare copy")
-                self.result["bare_copy"] = plain.bare_copy(spark, str(self.landing), scratch)
-                self.save()
-            if self.pending("plain_pyspark"):
-                self.say("plain PySpark")
-                self.result["plain_pyspark"] = plain.plain_pyspark(
-                    spark, str(self.landing), scratch
-                )
-                self.save()
         finally:
             spark.stop()
+
+    def full_build_files(self) -> list[str]:
+        """The landing files the full build loaded: those that had landed when it finished
+        (its run_results.json is written last), not the daily runs' days."""
+        finished = (self.state / "dbt" / "full" / "run_results.json").stat().st_mtime
+        return sorted(p.name for p in self.landing.glob("*.csv*")
+                      if p.stat().st_mtime <= finished)  # fmt: skip
+
+    @contextmanager
+    def fresh_server(self, name: str):
+        """A server of its own for one reference: a new state folder (metastore, warehouse,
+        MLflow, checkpoints) under this size's, the same landing and streaming files, started
+        cold and stopped after; yields a Spark Connect session. The build's server is down."""
+        from pyspark.sql import SparkSession
+
+        state = self.state / "references" / name
+        shutil.rmtree(state, ignore_errors=True)
+        change = {"LAKEHOUSE_STATE_DIR": str(state),
+                  "LAKEHOUSE_STREAM_DIR": str(self.settings.stream_dir)}  # fmt: skip
+        saved = {k: os.environ.get(k) for k in change}
+        os.environ.update(change)
+        settings = Settings.from_env()
+        try:
+            server.up(settings)
+            spark = SparkSession.builder.remote(settings.connect_url).create()
+            try:
+                yield spark, state
+            finally:
+                spark.stop()
+        finally:
+            server.down(settings)
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    def references(self) -> None:
+        """The equivalent work, the bare copy and the plain PySpark script, each on a fresh
+        server of its own (never on the JVM the build warmed), over the full build's files."""
+        files = self.full_build_files()
+        paths = [str(self.landing / f) for f in files]
+        if self.pending("equivalent"):
+            self.say("equivalent work: the full build's statements without dbt")
+            with self.fresh_server("equivalent") as (spark, state):
+                self.result["equivalent"] = equivalent.replay(
+                    spark, self.state / "dbt" / "full",
+                    json.loads((self.state / "dbt" / "full" / "run_results.json").read_text()),
+                    str(self.landing), files, self.project, _optimize_min_files(self.project),
+                    {f"{self.state}/checkpoints/": f"{state}/checkpoints/"},
+                    int(os.environ.get("LAKEHOUSE_THREADS", "2")), say=self.say,
+                )  # fmt: skip
+            self.save()
+        if self.pending("bare_copy"):
+            self.say("bare copy")
+            with self.fresh_server("bare_copy") as (spark, state):
+                self.result["bare_copy"] = plain.bare_copy(spark, paths, state / "scratch")
+            self.save()
+        if self.pending("plain_pyspark"):
+            self.say("plain PySpark")
+            with self.fresh_server("plain_pyspark") as (spark, state):
+                self.result["plain_pyspark"] = plain.plain_pyspark(spark, paths,
+                                                                   state / "scratch")  # fmt: skip
+            self.save()
 
     def duckdb(self) -> None:
         self.say("DuckDB on the compiled bronze and silver SQL")
@@ -328,9 +398,10 @@ class SizeRun:
         self.save()
 
 
-def bench_size(rows: int, root: Path, project: Path, log: Path, resume: bool = False) -> dict:
+def bench_size(rows: int, root: Path, project: Path, log: Path, resume: bool = False,
+               skip: frozenset[str] = frozenset()) -> dict:  # fmt: skip
     """All measurements at one size (see `SizeRun`)."""
-    return SizeRun(rows, root, project, log, resume).run()
+    return SizeRun(rows, root, project, log, resume, skip).run()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,6 +417,11 @@ def main(argv: list[str] | None = None) -> int:
         help="keep the phases an interrupted run finished (state/partial.json)",
     )
     parser.add_argument("--out", default=None, help="results folder (default docs/benchmark)")
+    parser.add_argument(
+        "--skip",
+        default="",
+        help="comma-separated phases not to measure, e.g. retrain_day (reported as n/a)",
+    )
     args = parser.parse_args(argv)
     project = find_project_root()
     root = Path(os.environ.get("LAKEHOUSE_BENCH_DIR") or project / ".lakehouse-bench")
@@ -354,7 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"benchmark state and log: {root}", flush=True)
     sizes = []
     for rows in (int(s) for s in args.sizes.split(",")):
-        size = bench_size(rows, root, project, log, resume=args.resume)
+        skip = frozenset(p for p in args.skip.split(",") if p)
+        size = bench_size(rows, root, project, log, resume=args.resume, skip=skip)
         size["ratios"] = ratios(size)
         size.update(headline(size))
         sizes.append(size)
