@@ -28,7 +28,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
 # The run-start work of the project the models read: the landing table (macros/landing.sql).
@@ -153,34 +153,37 @@ def replay(spark, target: Path, run_results: dict, landing: str, files: list[str
     order = [r["unique_id"] for r in run_results["results"]
              if r["unique_id"].split(".")[0] in ("seed", "model", "test")]  # fmt: skip
     work = Replay(spark, target, manifest, project, optimize_min_files, rewrite)
+    replayed = set(order)
+    parents = {uid: [p for p in manifest["nodes"][uid].get("depends_on", {}).get("nodes", [])
+                     if p in replayed] for uid in order}  # fmt: skip
+    children: dict[str, list[str]] = {uid: [] for uid in order}
+    for uid, ups in parents.items():
+        for parent in ups:
+            children[parent].append(uid)
+    waiting = {uid: len(ups) for uid, ups in parents.items()}
     started = time.perf_counter()
     work.prepare(landing, files)
-    done: dict[str, Future] = {}
-    failed = threading.Event()
-
-    def run(uid: str) -> None:
-        # Parents were submitted earlier and are running or done: FIFO order on `threads`
-        # workers makes this wait finite, as dbt starts a node once its parents finished.
-        for parent in manifest["nodes"][uid]["depends_on"]["nodes"]:
-            if parent in done:
-                done[parent].result()
-        if failed.is_set():
-            raise RuntimeError("skipped: an earlier node failed")
-        try:
-            work.node(uid)
-        except Exception:
-            failed.set()
-            raise
-
+    # As dbt does: a node is queued once every node it reads has finished, and the threads
+    # take queued nodes in turn (never one that would wait for its parents).
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="replay") as pool:
+        running: dict[Future, str] = {}
         for uid in order:
-            done[uid] = pool.submit(run, uid)
-        errors = {uid: f.exception() for uid, f in done.items() if f.exception()}
-    first = next((uid for uid, e in errors.items() if "an earlier node failed" not in str(e)), None)
-    if first is not None:
-        raise RuntimeError(f"the equivalent-work replay failed at {first}: {errors[first]}") from (
-            errors[first]
-        )
+            if waiting[uid] == 0:
+                running[pool.submit(work.node, uid)] = uid
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                uid = running.pop(future)
+                if future.exception() is not None:
+                    for other in running:
+                        other.cancel()
+                    wait(running)
+                    raise RuntimeError(f"the equivalent-work replay failed at {uid}: "
+                                       f"{future.exception()}") from future.exception()  # fmt: skip
+                for child in children[uid]:
+                    waiting[child] -= 1
+                    if waiting[child] == 0:
+                        running[pool.submit(work.node, child)] = child
     seconds = time.perf_counter() - started
     failing = sorted(uid for uid, n in work.test_failures.items() if n)
     say(f"equivalent work: {len(order)} nodes, {work.statements} statements in {seconds:.0f} s"
