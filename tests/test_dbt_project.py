@@ -7,6 +7,8 @@ import re
 import pytest
 from pyspark.sql import functions as F
 
+from lakehouse.orchestration.selection import DAILY_EXCLUDE
+
 
 @pytest.fixture(scope="module")
 def built(project_build):
@@ -36,15 +38,23 @@ def test_build_is_green_with_sql_and_python_models(built):
     assert "ERROR=0" in out and "PASS=0" not in out
 
 
-def test_production_build_leaves_the_unit_tests_to_the_test_suite(built, dbt):
-    """The scheduled build runs no unit test; `dbt test -s test_type:unit` runs every one of
-    them against the built tables, and they pass."""
-    unit_tests = [uid for uid in built["manifest"]["unit_tests"]
+def test_the_daily_build_leaves_unit_tests_and_sql_guarantees_to_the_test_suite(built, dbt):
+    """The scheduled build runs no unit test and no data test tagged sql_guarantee (selection
+    DAILY_EXCLUDE); `dbt test` runs every one of them against the built tables, and they
+    pass."""
+    manifest = built["manifest"]
+    unit_tests = [uid for uid in manifest["unit_tests"]
                   if uid.startswith("unit_test.ecom_lakehouse.")]  # fmt: skip
-    assert len(unit_tests) >= 10
+    tag = DAILY_EXCLUDE.removeprefix("tag:")
+    guarantees = [node["name"] for node in manifest["nodes"].values()
+                  if node["resource_type"] == "test" and tag in node["tags"]]  # fmt: skip
+    assert len(unit_tests) >= 10 and len(guarantees) >= 10
     assert "START unit_test" not in built["build"].output
-    proc = dbt(["test", "-s", "test_type:unit"])
-    assert f" {len(unit_tests)} unit tests in " in proc.output, proc.output[-3000:]
+    assert not [name for name in guarantees if f" {name} " in built["build"].output]
+    assert "START test" in built["build"].output  # the other data tests ran
+    proc = dbt(["test", "-s", "test_type:unit", DAILY_EXCLUDE])
+    ran = f" {len(guarantees)} data tests, {len(unit_tests)} unit tests in "
+    assert ran in proc.output, proc.output[-3000:]
     assert "ERROR=0 " in proc.output and "FAIL " not in proc.output
 
 

@@ -38,6 +38,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from lakehouse.orchestration import alerts
 from lakehouse.orchestration.project import DBT_PROJECT
+from lakehouse.orchestration.selection import DAILY_BUILD, DAILY_EXCLUDE
 from lakehouse.platform.config import DBT_PARTIAL_PARSE_FILE, Settings
 
 # The first day of the Kaggle data: the earliest run date a partition can have.
@@ -53,7 +54,12 @@ def dagster_dir(settings: Settings) -> Path:
 daily = DailyPartitionsDefinition(start_date=FIRST_RUN_DATE, timezone="UTC")
 
 
-@dbt_assets(manifest=DBT_PROJECT.manifest_path, project=DBT_PROJECT, partitions_def=daily)
+@dbt_assets(
+    manifest=DBT_PROJECT.manifest_path,
+    project=DBT_PROJECT,
+    partitions_def=daily,
+    exclude=DAILY_EXCLUDE,
+)
 def lakehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
     """The landing source's freshness, then `dbt build` of the selected assets for the
     partition's run date; a stale source, a failed check or a failed build raises an alert."""
@@ -88,8 +94,8 @@ def lakehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
     parsed = target / "freshness" / DBT_PARTIAL_PARSE_FILE
     if parsed.is_file():
         shutil.copyfile(parsed, target / DBT_PARTIAL_PARSE_FILE)
-    # unit tests check SQL logic, not the day's data: `make test` runs them
-    args = ["build", "--exclude-resource-type", "unit_test", "--vars", run_vars]
+    # dagster-dbt adds the selection: every asset but DAILY_EXCLUDE
+    args = [*DAILY_BUILD, "--vars", run_vars]
     failed = []
     try:
         for event in dbt.cli(args, context=context, target_path=target).stream():
