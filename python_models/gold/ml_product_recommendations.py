@@ -72,7 +72,9 @@ def model(dbt, session):
     tracking.configure(Settings.from_env(), dbt.config.meta_get("experiment"))
     run_date = dbt.ref("ml_run_windows").first().run_date
     decision = retraining.decision_of(dbt.ref("ml_retraining_decisions"), run_date, name)
-    interactions = dbt.ref("slv_user_product_interactions")
+    # a view summing every day of slv_user_product_daily: summed once here, then read by the
+    # fit, the popular list, the products each user has seen and the candidates
+    interactions = recommend.interactions_once(dbt.ref("slv_user_product_interactions"))
     if decision.retrained:
         version = _register_today(dbt, session, run_date, name, interactions)
     elif decision.champion_version is not None:

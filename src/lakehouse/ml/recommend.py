@@ -73,6 +73,16 @@ def load(model_name: str, version: int | str):
     return ALSModel.load(tracking.model_location(model_name, str(version)))
 
 
+# What every method and the popular list read of the interactions.
+INTERACTION_COLUMNS = ("user_id", "product_id", "interaction_strength", "n_carts", "n_purchases")
+
+
+def interactions_once(interactions):
+    """`interactions` (a view that aggregates the daily table) computed once and kept on the
+    server for the queries that follow, with only the columns the methods read."""
+    return interactions.select(*INTERACTION_COLUMNS).localCheckpoint(eager=True)
+
+
 def popular_products(interactions, limit: int | None):
     """The `limit` most popular products: (product_id, popularity, popularity_rank); with no
     limit, every carted or bought product's (product_id, popularity)."""
@@ -276,18 +286,29 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
     at least `min_products` products in `interactions`, the baselines users with one. Columns:
     user_id, recommendation_rank, product_id, score, source (the method, or `popular`).
 
-    Candidates stay small: a user who has seen n products needs at most k + n of any ranked
-    list to keep k unseen ones, so each user is paired only with that many popular products,
-    and ALS lists are as deep as that only for the users who need it."""
+    Candidates stay small: a user who has seen n products of a ranked list needs at most k + n
+    of it to keep k unseen ones, so each user is paired only with that many popular products
+    (n: the popular products they have seen), and ALS lists are as deep as that only for the
+    users who need it."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     seen = interactions.select("user_id", "product_id")
     history = interactions.groupBy("user_id").agg(F.countDistinct("product_id").alias("n"))
-    users = users.select("user_id").join(history, "user_id", "left").fillna(0, ["n"])
+    seen_popular = (
+        seen.join(F.broadcast(popular.select("product_id")), "product_id")
+        .groupBy("user_id")
+        .agg(F.count("*").alias("n_popular"))
+    )
+    users = (
+        users.select("user_id")
+        .join(history, "user_id", "left")
+        .join(seen_popular, "user_id", "left")
+        .fillna(0, ["n", "n_popular"])
+    )
     fill = users.join(
         F.broadcast(popular),
-        F.col("popularity_rank") <= F.lit(k) + F.col("n"),
+        F.col("popularity_rank") <= F.lit(k) + F.col("n_popular"),
     ).select(
         "user_id",
         "product_id",
@@ -393,7 +414,7 @@ class Period:
     fill and the catalogue size."""
 
     def __init__(self, before, truth):
-        self.before = before.localCheckpoint(eager=True)
+        self.before = interactions_once(before)
         self.truth = label_segments(truth, self.before).localCheckpoint(eager=True)
         self.popular = popular_products(self.before, limit=POPULAR_POOL).localCheckpoint(
             eager=True)  # fmt: skip
