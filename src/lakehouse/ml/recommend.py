@@ -180,7 +180,8 @@ def fit(method: str, interactions, products, params: dict, seed: int):
 
 def _category_popularity(interactions, products):
     """Each product's share of its category's popularity (distinct users who carted or bought
-    it), the best PRODUCTS_PER_CATEGORY per category: (category_id, product_id, product_share)."""
+    it), the best PRODUCTS_PER_CATEGORY per category: (category_id, product_id, product_share,
+    category_rank)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -191,9 +192,9 @@ def _category_popularity(interactions, products):
     order = category.orderBy(F.desc("popularity"), F.asc("product_id"))
     return (
         counts.withColumn("product_share", F.col("popularity") / F.sum("popularity").over(category))
-        .withColumn("rank", F.row_number().over(order))
-        .where(F.col("rank") <= PRODUCTS_PER_CATEGORY)
-        .select("category_id", "product_id", "product_share")
+        .withColumn("category_rank", F.row_number().over(order))
+        .where(F.col("category_rank") <= PRODUCTS_PER_CATEGORY)
+        .select("category_id", "product_id", "product_share", "category_rank")
     )
 
 
@@ -242,15 +243,20 @@ def _item_neighbours(interactions):
     )  # fmt: skip
 
 
-def _category_candidates(fitted, interactions, products, warm):
+def _category_candidates(fitted, interactions, products, warm, k: int):
     """category_popular's products for the `warm` users: (user_id, product_id, score), score =
-    the user's share of strength in the category x the product's share of the category."""
+    the user's share of strength in the category x the product's share of the category.
+
+    Within a category every user's order is the category's own (by product_share), so a user
+    who has seen s of a category's listed products needs only its first k + s: the deeper ones
+    can never reach the user's top k. At 1 M events that keeps a fraction of the 3.2 million
+    candidates that the final ranking would otherwise sort, with the same top k."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
+    touched = interactions.join(warm.select("user_id"), "user_id")
     per_category = (
-        interactions.join(warm.select("user_id"), "user_id")
-        .join(products.select("product_id", "category_id"), "product_id")
+        touched.join(products.select("product_id", "category_id"), "product_id")
         .groupBy("user_id", "category_id")
         .agg(F.sum("interaction_strength").alias("strength"))
     )
@@ -261,9 +267,21 @@ def _category_candidates(fitted, interactions, products, warm):
         .withColumn("rank", F.row_number().over(strongest))
         .where(F.col("rank") <= CATEGORIES_PER_USER)
     )
-    return shares.join(F.broadcast(fitted), "category_id").select(
-        "user_id", "product_id", (F.col("user_share") * F.col("product_share")).alias("score")
+    seen_listed = (
+        touched.select("user_id", "product_id")
+        .join(F.broadcast(fitted.select("product_id", "category_id")), "product_id")
+        .groupBy("user_id", "category_id")
+        .agg(F.count("*").alias("seen_listed"))
     )
+    depth = shares.join(seen_listed, ["user_id", "category_id"], "left").withColumn(
+        "depth", F.lit(k) + F.coalesce(F.col("seen_listed"), F.lit(0))
+    )
+    return (
+        depth.join(F.broadcast(fitted), "category_id")
+        .where(F.col("category_rank") <= F.col("depth"))
+        .select("user_id", "product_id",
+                (F.col("user_share") * F.col("product_share")).alias("score"))
+    )  # fmt: skip
 
 
 def _knn_candidates(fitted, interactions, warm):
@@ -325,7 +343,7 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
                 fitted, warm.select(F.col("user_id").cast("int").alias("user_id"), "n"), seen, k
             )
         elif method == "category_popular":
-            found = _category_candidates(fitted, interactions, products, warm)
+            found = _category_candidates(fitted, interactions, products, warm, k)
         else:
             found = _knn_candidates(fitted, interactions, warm)
         candidates = found.select(
