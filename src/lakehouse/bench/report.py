@@ -13,6 +13,15 @@ from pathlib import Path
 CACHE_MAX_ROWS = 1_000_000
 
 
+def _seconds(size: dict, phase: str) -> float | None:
+    """A phase's seconds, or None where it was not measured (--skip, or stopped)."""
+    return size[phase]["seconds"] if phase in size else None
+
+
+def _over(part: float | None, whole: float | None) -> float | None:
+    return part / whole if part is not None and whole else None
+
+
 def ratios(size: dict) -> dict:
     full = size["full_build"]
     nodes = full["nodes"]
@@ -22,12 +31,12 @@ def ratios(size: dict) -> dict:
     duck_sql = sum(v["seconds"] for v in duck.values()) + size["duckdb"]["landing"]["seconds"]
     bronze = full["layers"].get("bronze", 0.0)
     cache = size.get("propensity_training_cache")  # measured up to CACHE_MAX_ROWS
-    equivalent = size.get("equivalent")
+    bare = _seconds(size, "bare_copy")
     return {
-        "pipeline_over_equivalent": full["seconds"] / equivalent["seconds"] if equivalent else None,
-        "pipeline_over_plain_pyspark": full["seconds"] / size["plain_pyspark"]["seconds"],
-        "pipeline_over_bare_copy": full["seconds"] / size["bare_copy"]["seconds"],
-        "bronze_over_bare_copy": bronze / size["bare_copy"]["seconds"],
+        "pipeline_over_equivalent": _over(full["seconds"], _seconds(size, "equivalent")),
+        "pipeline_over_plain_pyspark": _over(full["seconds"], _seconds(size, "plain_pyspark")),
+        "pipeline_over_bare_copy": _over(full["seconds"], bare),
+        "bronze_over_bare_copy": _over(bronze, bare),
         "duckdb_over_pipeline_sql": duck_sql / spark_sql if spark_sql else None,
         "duckdb_models_compared": sorted(duck),
         "duckdb_models_failed": sorted(k for k, v in size["duckdb"].items() if "error" in v),
@@ -37,11 +46,9 @@ def ratios(size: dict) -> dict:
             for k, n in size.get("spark_rows", {}).items()
             if k in size["duckdb"] and size["duckdb"][k].get("rows") != n
         ),  # fmt: skip
-        "incremental_over_full": size["daily_run"]["seconds"] / full["seconds"],
-        "rerun_over_full": size["rerun"]["seconds"] / full["seconds"] if "rerun" in size else None,
-        "retrain_day_over_full": (
-            size["retrain_day"]["seconds"] / full["seconds"] if "retrain_day" in size else None
-        ),
+        "incremental_over_full": _over(_seconds(size, "daily_run"), full["seconds"]),
+        "rerun_over_full": _over(_seconds(size, "rerun"), full["seconds"]),
+        "retrain_day_over_full": _over(_seconds(size, "retrain_day"), full["seconds"]),
         "uncached_over_cached_training": cache["uncached"] / cache["cached"] if cache else None,
     }
 
@@ -76,14 +83,14 @@ def headline(size: dict) -> dict:
     return {
         "events": size["input_rows"],
         "full_build_s": full["seconds"],
-        "equivalent_s": size["equivalent"]["seconds"] if "equivalent" in size else None,
-        "notebook_s": size["plain_pyspark"]["seconds"],
-        "bare_copy_s": size["bare_copy"]["seconds"],
+        "equivalent_s": _seconds(size, "equivalent"),
+        "notebook_s": _seconds(size, "plain_pyspark"),
+        "bare_copy_s": _seconds(size, "bare_copy"),
         "bronze_s": _wall_span(nodes, "bronze"),
         "spark_sql_s": sum(sql_models[k]["seconds"] for k in duck),
         "duckdb_sql_s": sum(v["seconds"] for v in duck.values())
         + size["duckdb"]["landing"]["seconds"],
-        "daily_run_s": size["daily_run"]["seconds"],
+        "daily_run_s": _seconds(size, "daily_run"),
         "server_peak_rss_gib": rss / 2**30 if rss else None,
     }
 
@@ -140,8 +147,8 @@ def write_report(results: dict, out: Path) -> None:
     row("rerun of that date, no new file (s)", seconds("rerun"))
     row("retrain day, one new day (s)", seconds("retrain_day"))
     row("equivalent work: the build's statements without dbt (s)", seconds("equivalent"))
-    row("plain PySpark script (s)", lambda s: f"{s['plain_pyspark']['seconds']:.0f}")
-    row("bare CSV-to-Delta copy (s)", lambda s: f"{s['bare_copy']['seconds']:.0f}")
+    row("plain PySpark script (s)", seconds("plain_pyspark"))
+    row("bare CSV-to-Delta copy (s)", seconds("bare_copy"))
     row("propensity training cached / uncached (s)", lambda s: (
         f"{c['cached']:.0f} / {c['uncached']:.0f}" if (c := s.get("propensity_training_cache"))
         else f"measured up to {CACHE_MAX_ROWS:,} only"))  # fmt: skip
@@ -193,19 +200,17 @@ def _chart(results: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    walls = [("bare copy", lambda s: s["bare_copy"]["seconds"]),
-             ("plain PySpark", lambda s: s["plain_pyspark"]["seconds"]),
-             ("equivalent work", lambda s: s.get("equivalent", {}).get("seconds", 0)),
-             ("dbt full build", lambda s: s["full_build"]["seconds"]),
-             ("daily run", lambda s: s["daily_run"]["seconds"])]  # fmt: skip
+    walls = [("bare copy", "bare_copy"), ("plain PySpark", "plain_pyspark"),
+             ("equivalent work", "equivalent"), ("dbt full build", "full_build"),
+             ("daily run", "daily_run")]  # fmt: skip
     layers = ["seeds", "bronze", "silver", "gold"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5),
                                       gridspec_kw={"width_ratios": [5, 4]})  # fmt: skip
     width = 0.8 / len(results["sizes"])
     for i, s in enumerate(results["sizes"]):
         label = f"{s['input_rows']:,} rows"
-        left.bar([x + i * width for x in range(len(walls))], [fn(s) for _, fn in walls],
-                 width, label=label)  # fmt: skip
+        left.bar([x + i * width for x in range(len(walls))],  # a phase not measured: no bar
+                 [_seconds(s, phase) or 0 for _, phase in walls], width, label=label)  # fmt: skip
         node_seconds = [s["full_build"]["layers"].get(la, 0) for la in layers]
         right.bar([x + i * width for x in range(len(layers))], node_seconds, width, label=label)
     for ax, names, title, ylabel in [
