@@ -3,6 +3,12 @@
     model's `partition_by`, which dbt-spark ignores for Python models (an incremental Python
     model with the insert_overwrite strategy needs its table partitioned from the first build).
     A pandas DataFrame is converted with `spark.createDataFrame`.
+
+    An incremental Python model with the append or insert_overwrite strategy writes straight
+    into its table (see python_writes_directly) instead of into dbt-spark's `__dbt_tmp` table
+    that an insert then copies and a drop removes: one write instead of two. The insert that
+    dbt-spark's materialization then asks for is a no-op (get_insert_into_sql and
+    get_insert_overwrite_sql below).
 -#}
 {% macro py_write_table(compiled_code, target_relation) %}
 {{ compiled_code }}
@@ -21,6 +27,16 @@ if pandas is not None and isinstance(df, pandas.DataFrame):
 elif not isinstance(df, pyspark.sql.DataFrame):
     raise TypeError(f"{type(df)} is not a supported type for a dbt Python model")
 
+{%- if target_relation.identifier == this.identifier ~ '__dbt_tmp' and python_writes_directly() %}
+# Straight into the table, its columns by name, as dbt-spark's insert would select them.
+df = df.select(*spark.table("{{ this }}").columns)
+{%- if config.get('incremental_strategy') == 'insert_overwrite' %}
+# Dynamic partition overwrite: replaces the partitions the DataFrame has rows for, no other.
+df.writeTo("{{ this }}").overwritePartitions()
+{%- else %}
+df.writeTo("{{ this }}").append()
+{%- endif %}
+{%- else %}
 {%- set partition_by = config.get('partition_by') %}
 {%- if partition_by is string %}{% set partition_by = [partition_by] %}{% endif %}
 writer = df.write.mode("overwrite").format("{{ config.get('file_format', 'delta') }}")
@@ -29,4 +45,55 @@ writer = writer.option("overwriteSchema", "true")
 writer = writer.partitionBy({{ partition_by | map('tojson') | join(', ') }})
 {%- endif %}
 writer.saveAsTable("{{ target_relation }}")
+{%- endif %}
 {%- endmacro -%}
+
+
+{#-
+    True when this node is an incremental Python model whose table exists and is not being
+    rebuilt (a `--full-refresh` or a view in its place recreates it) and whose strategy is
+    append or insert_overwrite: the cases where the model writes its rows straight into the
+    table. A merge still goes through the temporary table (it needs a source to merge from).
+-#}
+{% macro python_writes_directly() %}
+    {%- if model.language != 'python' or config.get('materialized') != 'incremental'
+        or config.get('incremental_strategy') not in ('append', 'insert_overwrite') -%}
+        {{- return(false) -}}
+    {%- endif -%}
+    {%- set existing = load_relation(this) -%}
+    {{- return(existing is not none and not existing.is_view and not should_full_refresh()) -}}
+{%- endmacro %}
+
+
+{#-
+    dbt-spark's two inserts from the temporary table into the table (every table here is
+    Delta), or, when the Python model wrote its rows itself, a statement that does nothing.
+-#}
+{% macro get_insert_into_sql(source_relation, target_relation) %}
+    {%- if python_writes_directly() -%}
+        {{ _written_by_the_model() }}
+    {%- else -%}
+        insert into table {{ target_relation }}
+        select {{ _columns_of(target_relation) }} from {{ source_relation }}
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro get_insert_overwrite_sql(source_relation, target_relation, existing_relation) %}
+    {%- if python_writes_directly() -%}
+        {{ _written_by_the_model() }}
+    {%- else -%}
+        insert overwrite table {{ target_relation }} {{ partition_cols(label='partition') }}
+        select {{ _columns_of(target_relation) }} from {{ source_relation }}
+    {%- endif -%}
+{% endmacro %}
+
+
+{% macro _columns_of(relation) -%}
+    {{ adapter.get_columns_in_relation(relation) | map(attribute='quoted') | join(', ') }}
+{%- endmacro %}
+
+
+{% macro _written_by_the_model() -%}
+    select 'rows written by the Python model itself' as note
+{%- endmacro %}
