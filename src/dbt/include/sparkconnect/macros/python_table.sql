@@ -50,14 +50,16 @@ writer.saveAsTable("{{ target_relation }}")
 
 
 {#-
-    True when this node is an incremental Python model whose table exists and is not being
-    rebuilt (a `--full-refresh` or a view in its place recreates it) and whose strategy is
-    append or insert_overwrite: the cases where the model writes its rows straight into the
-    table. A merge still goes through the temporary table (it needs a source to merge from).
+    True when this node is an incremental Python model of a Delta table that exists and is
+    not being rebuilt (a `--full-refresh` or a view in its place recreates it) and whose
+    strategy is append or insert_overwrite: the cases where the model writes its rows straight
+    into the table. A merge still goes through the temporary table (it needs a source to
+    merge from).
 -#}
 {% macro python_writes_directly() %}
     {%- if model.language != 'python' or config.get('materialized') != 'incremental'
-        or config.get('incremental_strategy') not in ('append', 'insert_overwrite') -%}
+        or config.get('incremental_strategy') not in ('append', 'insert_overwrite')
+        or config.get('file_format', 'delta') != 'delta' -%}
         {{- return(false) -}}
     {%- endif -%}
     {%- set existing = load_relation(this) -%}
