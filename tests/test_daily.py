@@ -116,11 +116,10 @@ def test_a_no_retrain_day_keeps_the_champion_and_scores_forward(first_day, spark
     assert row[6] == spark.table("gold.ml_user_scoring_set").count() > 1000
     assert {r.run_date for r in spark.table("gold.ml_top_buyers").collect()} == {day}
     # the Python models wrote the day's partition alone, the build's date stays as it was
-    for table, rows in (("gold.ml_user_purchase_scores", row[6]),
-                        ("gold.ml_product_recommendations", None)):  # fmt: skip
+    for table in ("gold.ml_user_purchase_scores", "gold.ml_product_recommendations"):
         write = _latest_write(spark, table)
         day_rows = spark.table(table).where(f"run_date = date'{day}'").count()
-        assert int(write.operationMetrics["numOutputRows"]) == day_rows == (rows or day_rows)
+        assert int(write.operationMetrics["numOutputRows"]) == day_rows > 0, (table, write)
         assert int(write.operationMetrics.get("numRemovedFiles", 0)) == 0, (table, write)
         assert spark.table(table).where("run_date = date'2019-11-30'").count() > 0, table
     recs = spark.table("gold.ml_product_recommendations").where(f"run_date = date'{day}'")

@@ -70,6 +70,7 @@ writer.saveAsTable("{{ target_relation }}")
 {#-
     dbt-spark's two inserts from the temporary table into the table (every table here is
     Delta), or, when the Python model wrote its rows itself, a statement that does nothing.
+    Written out here because dbt gives no way to call the dbt-spark macro a plugin overrides.
 -#}
 {% macro get_insert_into_sql(source_relation, target_relation) %}
     {%- if python_writes_directly() -%}
