@@ -99,8 +99,9 @@ def test_headline_takes_bronze_as_the_wall_span_of_its_nodes():
 
 
 def test_a_phase_left_out_with_skip_is_reported_as_not_measured(tmp_path):
-    """`--skip plain_pyspark,bare_copy` (a long size run without the references): the ratios,
-    the headline, the table and the chart say n/a for them instead of failing at the end."""
+    """`--skip plain_pyspark,bare_copy,duckdb` (a long size run without the references): the
+    ratios, the headline, the table and the chart say n/a for them instead of failing at the
+    end."""
     from lakehouse.bench.report import headline, ratios, write_report
 
     node = {
@@ -114,7 +115,6 @@ def test_a_phase_left_out_with_skip_is_reported_as_not_measured(tmp_path):
             "full_build": {"seconds": 60.0, "rows_per_second": 16.7, "layers": {"bronze": 10.0},
                            "server_peak_rss_bytes": None, "dbt_peak_rss_bytes": None,
                            "nodes": {"model.p.brz_a": node}},
-            "duckdb": {"landing": {"seconds": 0.5}, "brz_a": {"seconds": 1.0, "rows": 5}},
             "daily_run": {"seconds": 20.0}, "equivalent": {"seconds": 50.0}}  # fmt: skip
     size["ratios"] = ratios(size)
     size.update(headline(size))
@@ -122,11 +122,14 @@ def test_a_phase_left_out_with_skip_is_reported_as_not_measured(tmp_path):
     assert size["ratios"]["bronze_over_bare_copy"] is None
     assert size["ratios"]["pipeline_over_equivalent"] == 60.0 / 50.0
     assert (size["notebook_s"], size["bare_copy_s"], size["daily_run_s"]) == (None, None, 20.0)
+    assert (size["spark_sql_s"], size["duckdb_sql_s"]) == (None, None)
+    assert size["ratios"]["duckdb_over_pipeline_sql"] is None
     write_report({"machine": {"cpus": 2, "cpu": "x", "memory_gib": 1}, "finished": "now",
                   "sizes": [size]}, tmp_path)  # fmt: skip
     table = (tmp_path / "results.md").read_text()
     assert "| plain PySpark script (s) | n/a |" in table
     assert "| **ratio** bronze layer / bare copy | n/a |" in table
+    assert "| **ratio** DuckDB / pipeline, same bronze+silver SQL | n/a |" in table
     assert (tmp_path / "benchmark.png").stat().st_size > 0
 
 

@@ -22,13 +22,22 @@ def _over(part: float | None, whole: float | None) -> float | None:
     return part / whole if part is not None and whole else None
 
 
-def ratios(size: dict) -> dict:
-    full = size["full_build"]
-    nodes = full["nodes"]
-    sql_models = {k.split(".")[-1]: v for k, v in nodes.items() if v["kind"] == "model"}
+def _same_sql(size: dict) -> tuple[float | None, float | None, dict]:
+    """(Spark's summed node seconds, DuckDB's seconds, DuckDB's results) over the SQL models
+    both engines ran; Nones where the DuckDB phase was not run."""
+    if "duckdb" not in size:
+        return None, None, {}
+    sql_models = {k.split(".")[-1]: v for k, v in size["full_build"]["nodes"].items()
+                  if v["kind"] == "model"}  # fmt: skip
     duck = {k: v for k, v in size["duckdb"].items() if "seconds" in v and k in sql_models}
     spark_sql = sum(sql_models[k]["seconds"] for k in duck)
     duck_sql = sum(v["seconds"] for v in duck.values()) + size["duckdb"]["landing"]["seconds"]
+    return spark_sql, duck_sql, duck
+
+
+def ratios(size: dict) -> dict:
+    full = size["full_build"]
+    spark_sql, duck_sql, duck = _same_sql(size)
     bronze = full["layers"].get("bronze", 0.0)
     cache = size.get("propensity_training_cache")  # measured up to CACHE_MAX_ROWS
     bare = _seconds(size, "bare_copy")
@@ -37,14 +46,16 @@ def ratios(size: dict) -> dict:
         "pipeline_over_plain_pyspark": _over(full["seconds"], _seconds(size, "plain_pyspark")),
         "pipeline_over_bare_copy": _over(full["seconds"], bare),
         "bronze_over_bare_copy": _over(bronze, bare),
-        "duckdb_over_pipeline_sql": duck_sql / spark_sql if spark_sql else None,
+        "duckdb_over_pipeline_sql": _over(duck_sql, spark_sql),
         "duckdb_models_compared": sorted(duck),
-        "duckdb_models_failed": sorted(k for k, v in size["duckdb"].items() if "error" in v),
+        "duckdb_models_failed": sorted(
+            k for k, v in size.get("duckdb", {}).items() if "error" in v
+        ),  # fmt: skip
         # the same SQL must give the same tables: row counts of DuckDB against Spark
         "duckdb_rows_differ": sorted(
             k
             for k, n in size.get("spark_rows", {}).items()
-            if k in size["duckdb"] and size["duckdb"][k].get("rows") != n
+            if k in size.get("duckdb", {}) and size["duckdb"][k].get("rows") != n
         ),  # fmt: skip
         "incremental_over_full": _over(_seconds(size, "daily_run"), full["seconds"]),
         "rerun_over_full": _over(_seconds(size, "rerun"), full["seconds"]),
@@ -77,8 +88,7 @@ def headline(size: dict) -> dict:
     server (lakehouse.bench.equivalent; null where that phase was not run)."""
     full = size["full_build"]
     nodes = full["nodes"]
-    sql_models = {k.split(".")[-1]: v for k, v in nodes.items() if v["kind"] == "model"}
-    duck = {k: v for k, v in size["duckdb"].items() if "seconds" in v and k in sql_models}
+    spark_sql, duck_sql, _ = _same_sql(size)
     rss = full.get("server_peak_rss_bytes")
     return {
         "events": size["input_rows"],
@@ -87,9 +97,8 @@ def headline(size: dict) -> dict:
         "notebook_s": _seconds(size, "plain_pyspark"),
         "bare_copy_s": _seconds(size, "bare_copy"),
         "bronze_s": _wall_span(nodes, "bronze"),
-        "spark_sql_s": sum(sql_models[k]["seconds"] for k in duck),
-        "duckdb_sql_s": sum(v["seconds"] for v in duck.values())
-        + size["duckdb"]["landing"]["seconds"],
+        "spark_sql_s": spark_sql,
+        "duckdb_sql_s": duck_sql,
         "daily_run_s": _seconds(size, "daily_run"),
         "server_peak_rss_gib": rss / 2**30 if rss else None,
     }
@@ -177,7 +186,12 @@ def write_report(results: dict, out: Path) -> None:
         "files. Layer rows are summed node times: nodes overlap on the build's threads.",
         "",
         "DuckDB ran the compiled SQL of "
-        + ", ".join(results["sizes"][0]["ratios"]["duckdb_models_compared"])
+        + (
+            ", ".join(
+                sorted({m for s in results["sizes"] for m in s["ratios"]["duckdb_models_compared"]})
+            )
+            or "no model"
+        )
         + ".",
     ]
     differ = sorted({m for s in results["sizes"] for m in s["ratios"]["duckdb_rows_differ"]})
