@@ -124,7 +124,7 @@ architecture: setup  ## redraw docs/architecture.md's flow diagram from the dbt 
 vacuum: up  ## remove table files older than var vacuum_retention_hours (168) that no version reads
 	$(BIN)/dbt run-operation vacuum_tables
 
-# Event counts to benchmark (comma-separated); larger sizes on request: BENCH_SIZES=50000000
+# Event counts to benchmark (comma-separated); October's scale on request: BENCH_SIZES=42400000
 BENCH_SIZES ?= 1000000,10000000
 bench: setup  ## benchmark: full build, daily run, plain PySpark, bare copy, DuckDB (not in make test)
 	$(BIN)/python -m lakehouse.bench --sizes $(BENCH_SIZES)
