@@ -73,6 +73,22 @@ def test_row_rules_counts_the_rows_that_break_each_rule(built, dbt):
                       "accepted_values(c)": "2", "between(d, 1, 5)": "2"}, out  # fmt: skip
 
 
+def test_python_models_receive_every_meta_key_they_read(built):
+    """dbt hands a Python model only the meta keys its parser finds in a call of its own or
+    one passed straight to another call: `int(dbt.config.meta_get("x") or 0)` is missed, and
+    the model then reads None (the sample size of the recommender's evaluation was lost that
+    way once)."""
+    python = [
+        node
+        for node in built["manifest"]["nodes"].values()
+        if node.get("language") == "python" and node["package_name"] == "ecom_lakehouse"
+    ]
+    assert len(python) >= 8
+    for node in python:
+        read = set(re.findall(r'meta_get\(\s*"(\w+)"', node["raw_code"]))
+        assert read <= set(node["config"].get("meta_keys_used") or []), node["name"]
+
+
 def test_every_model_and_seed_is_a_delta_table(built, spark):
     relations = _relations(built["manifest"], tables_only=True)
     assert len(relations) >= 7

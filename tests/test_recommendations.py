@@ -95,6 +95,11 @@ def test_the_als_search_is_recorded_and_its_choice_reported_on_the_holdout(evalu
     assert chosen["rank"] == best["rank"] == int(run.data.params["rank"])
     # the holdout reports ALS once, with those settings
     assert json.loads(evaluation["holdout", "als", "all"].parameters) == chosen
+    # the period's users and the sample limit it was scored under (var, dbt_project.yml: the
+    # session's periods have fewer users, so every one is evaluated)
+    assert run.data.params["eval_max_users"] == "20000"
+    users = int(run.data.params["validation_users_in_period"])
+    assert users == evaluation["validation", "als", "all"].users_evaluated > 0
 
 
 def test_the_shipped_method_is_registered_as_the_champion_and_recommends(evaluation, spark, client):
@@ -141,6 +146,25 @@ def test_every_scored_user_gets_k_new_products(project_build, spark):
         f"event_date <= '{date(2019, 11, 30)}'"
     )
     assert recs.join(seen, ["user_id", "product_id"]).count() == 0
+
+
+def test_a_period_with_more_users_than_the_limit_is_scored_on_a_seeded_sample(project_build, spark):
+    truth = spark.table("silver.slv_user_product_conversions_after_cutoff")
+    kept, total = recommend.sample_users(truth, 0, 42)  # 0: every user
+    assert kept is truth and total > 30
+
+    def users(df):
+        return {r.user_id for r in df.select("user_id").distinct().collect()}
+
+    limit = total // 3
+    sample, counted = recommend.sample_users(truth, limit, 42)
+    chosen = users(sample)
+    assert counted == total and len(chosen) == limit and chosen < users(truth)
+    # a chosen user keeps every product they converted on
+    assert sample.count() == truth.where(truth.user_id.isin(list(chosen))).count()
+    # the same seed draws the same users; another seed others
+    assert users(recommend.sample_users(truth, limit, 42)[0]) == chosen
+    assert users(recommend.sample_users(truth, limit, 7)[0]) != chosen
 
 
 # A hand-worked example. Categories: A holds products 1, 2 and 5 (5 never touched), B holds

@@ -6,9 +6,10 @@ method (popular, category_popular, item_knn, ALS at every point of var als_grid)
 the interactions before the validation period and scored on it; the best ALS settings and the
 method with the best precision@k there are chosen (`is_shipped`). Then every method is fitted
 once on the interactions before recommendation_cutoff and reported on the holdout after it.
-Both periods report all users, users with history and cold-start users. All of it lands in
-one MLflow run; ml_product_recommendations adds the shipped method's final model to that run
-and registers it. On other dates it adds nothing and says why. The work is in
+Both periods report all users, users with history and cold-start users; a period with more
+than var recommender_eval_max_users users is evaluated on a seeded sample of that many. All
+of it lands in one MLflow run; ml_product_recommendations adds the shipped method's final
+model to that run and registers it. On other dates it adds nothing and says why. The work is in
 `lakehouse.ml.recommend`.
 """
 
@@ -59,6 +60,7 @@ def model(dbt, session):
     min_products = int(dbt.config.meta_get("min_products"))
     k = int(dbt.config.meta_get("k"))
     seed = int(dbt.config.meta_get("seed"))
+    max_users = int(dbt.config.meta_get("eval_max_users"))
     tracking.configure(Settings.from_env(), dbt.config.meta_get("experiment"))
     if val_truth.limit(1).count() == 0:
         found = retraining.windows(windows)["recommendation_validation"]
@@ -72,13 +74,14 @@ def model(dbt, session):
         mlflow.set_tags({"pipeline": "product_recommendations", "stage": "evaluation",
                          "run_date": str(run_date)})  # fmt: skip
         chosen = recommend.validate(val_before, val_truth, products, als_grid, min_products, k,
-                                    seed)  # fmt: skip
+                                    seed, max_users)  # fmt: skip
         shipped = chosen["shipped"]
         progress("recommend", f"{shipped} is the best on validation: it ships")
         held_out = recommend.report(before, truth, products, chosen["params"]["als"],
-                                    min_products, k, seed)  # fmt: skip
+                                    min_products, k, seed, max_users)  # fmt: skip
         mlflow.log_params({**chosen["params"]["als"], "als_grid": json.dumps(als_grid),
-                           "min_products": min_products, "k": k,
+                           "min_products": min_products, "k": k, "eval_max_users": max_users,
+                           "validation_users_in_period": chosen["users_in_period"],
                            "shipped_method": shipped})  # fmt: skip
         mlflow.log_dict({"als_search": chosen["als_search"]}, "als_search.json")
         rows = []
