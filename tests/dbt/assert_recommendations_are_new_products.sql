@@ -1,6 +1,6 @@
 {#-
     Recommendations never repeat a product the user touched up to the run date they were made
-    for (checked for the latest run date).
+    for (checked for this run's date, the partition the run wrote).
 -#}
 
 with
@@ -8,8 +8,7 @@ with
 recommendations as (
 
     select * from {{ ref('ml_product_recommendations') }}
-    where
-        run_date = (select max(r.run_date) from {{ ref('ml_product_recommendations') }} as r)
+    where run_date = {{ window_date('run_date') }}
 
 ),
 

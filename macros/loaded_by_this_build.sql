@@ -1,0 +1,42 @@
+{#-
+    The rows of an append-only table with a `load_id` column (the invocation that wrote them)
+    that a data test has to read: in a `dbt build` that built the table, only the rows this
+    build appended (older rows were tested by the build that loaded them, and nothing rewrites
+    them; Delta skips the other loads' files by their load_id statistics); anywhere else
+    (`dbt test`, a build that did not select the table) every row. A SQL predicate.
+-#}
+{% macro loaded_by_this_build(relation) -%}
+    {%- set built = 'model.' ~ project_name ~ '.' ~ relation.identifier -%}
+    {%- if execute and flags.WHICH == 'build' and built in selected_resources -%}
+        {{- return("load_id = '" ~ invocation_id ~ "'") -}}
+    {%- endif -%}
+    {{- return('true') -}}
+{%- endmacro %}
+
+
+{#-
+    The same rows widened to the partitions of `partition_column` they fall in, as a literal
+    list that prunes partitions: a key whose duplicates always share a partition (bronze's
+    event_id hashes the file name and the line, and the line holds the event date) is unique
+    in the whole table when it is unique in the partitions that received new rows. `false`
+    when the build appended nothing.
+-#}
+{% macro partitions_loaded_by_this_build(relation, partition_column) -%}
+    {%- set loaded = loaded_by_this_build(relation) -%}
+    {%- if loaded == 'true' -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- set values = run_query(
+        'select distinct cast(' ~ partition_column ~ ' as string) from ' ~ relation
+        ~ ' where ' ~ loaded
+    ).rows | map(attribute=0) | list -%}
+    {%- set dates = values | reject('none') | list -%}
+    {%- set parts = [] -%}
+    {%- if dates -%}
+        {%- do parts.append(partition_column ~ " in (date'" ~ dates | join("', date'") ~ "')") -%}
+    {%- endif -%}
+    {%- if none in values -%}
+        {%- do parts.append(partition_column ~ ' is null') -%}
+    {%- endif -%}
+    {{- return(parts | join(' or ') if parts else 'false') -}}
+{%- endmacro %}
