@@ -4,7 +4,8 @@
     windows are out of order or overlap, train_ratio is not strictly between 0 and 1,
     max_reject_rate is not a share or reject_rate_severity not error or warn, purchase_value
     and contact_cost are not both positive numbers (or both null), purchase_threshold is not
-    null or a probability, gate_min_improvement is not null or a number >= 0, or the
+    null or a probability, gate_min_improvement is not null or a number >= 0, a sample size
+    (propensity_tuning_max_users, recommender_eval_max_users) is not a whole number, or the
     landing folder does not exist (asked of the server, so it holds for object storage too).
     Returns no SQL.
 -#}
@@ -36,6 +37,14 @@
                 "var '" ~ name ~ "' must be "
                 ~ ('a whole number of days from 1 to 9999' if check == 'whole'
                    else 'a number above 0') ~ ", got '" ~ value ~ "'"
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- for name in ['propensity_tuning_max_users', 'recommender_eval_max_users'] -%}
+        {%- if not modules.re.fullmatch('[0-9]{1,9}', var(name) | string) -%}
+            {{ exceptions.raise_compiler_error(
+                "var '" ~ name ~ "' must be a whole number of users, 0 or more (0: no sample),"
+                ~ " got '" ~ var(name) ~ "'"
             ) }}
         {%- endif -%}
     {%- endfor -%}

@@ -227,6 +227,7 @@ def test_contract_not_null_is_a_delta_check_constraint(built, spark):
                 ("{retrain_min_auc: 1.5}", "'retrain_min_auc' must be a number above 0"),
                 ("{purchase_value: 30}", "give both, or neither for the F1 rule"),
                 ("{als_grid: {rank: 64}}", "maps each ALS parameter to a non-empty list of values"),
+                ("{propensity_tuning_max_users: -5}", "must be a whole number of users"),
             ]
         ],
     ],

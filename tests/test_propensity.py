@@ -52,10 +52,10 @@ def _candidates(spark) -> list[dict]:
     return [r.asDict() for r in spark.table("gold.ml_propensity_candidates").collect()]
 
 
-def _retrain(dbt):
+def _retrain(dbt, **run_vars):
     """A forced retraining of the session's run date (2019-11-30): decision, search, gate."""
     return dbt(["run", "-s", "ml_retraining_decisions", "ml_propensity_candidates", "--vars",
-                "{force_retrain: true}"])  # fmt: skip
+                json.dumps({"force_retrain": True, **run_vars})])  # fmt: skip
 
 
 def _winner(spark):
@@ -107,16 +107,19 @@ def test_every_candidate_run_logs_params_metrics_curves_and_data_version(
         assert set(json.loads(row["params"])) <= set(run.data.params)
         assert {"training_seconds"} <= set(run.data.metrics)
         artifacts = {a.path for a in mlflow_client.list_artifacts(row["mlflow_run_id"])}
-        assert {"roc_curve.png", "pr_curve.png"} <= artifacts, artifacts
-        assert {"feature_importances.json", "coefficients.json"} & artifacts, artifacts
-        if row["stage"] == "final":
+        if row["stage"] == "final":  # curves, importances and the model: finalists only
+            assert {"roc_curve.png", "pr_curve.png"} <= artifacts, artifacts
+            assert {"feature_importances.json", "coefficients.json"} & artifacts, artifacts
             assert tracking.MODEL_ARTIFACT in artifacts
+            # below propensity_tuning_max_users: tuned and fitted on every user outside the fold
+            assert run.data.metrics["n_fit_users"] == n_train - n_validation
             if row["algorithm"] == "logistic_regression":  # comparable across features
                 assert "standardised_coefficients.json" in artifacts
             assert {"test_auc_roc", "test_auc_pr"} <= set(run.data.metrics)
         if row["stage"] == "tuning":  # fitted without the validation fold, scored on it only
             assert run.data.metrics["n_fit_users"] + run.data.metrics["n_scored_users"] == (n_train)
             assert run.data.metrics["n_scored_users"] == n_validation
+            assert not {"roc_curve.png", "model"} & artifacts, artifacts
         if row["registered_version"] is not None:  # what drift is measured against
             assert tracking.FEATURE_REFERENCE in artifacts
 
@@ -317,13 +320,32 @@ def test_a_better_model_replaces_a_worse_champion(project_build, spark, mlflow_c
     bad = tracking.register(MODEL, run.info.run_id, tags)
     tracking.promote(MODEL, bad.version)
 
-    _retrain(dbt)
+    # tuned on a sample of a third of the users outside the validation fold: only the winner
+    # is refitted on all of them
+    fit_users = training.where(
+        f"run_date = date'2019-11-30' and split = 'train' and "
+        f"split_bucket % {propensity.VALIDATION_FOLD} != 0"
+    ).count()
+    earlier = {r["mlflow_run_id"] for r in _candidates(spark)}
+    proc = _retrain(dbt, propensity_tuning_max_users=fit_users // 3)
     winner = _winner(spark)
     assert winner["is_champion"], winner["gate_decision"]
     assert winner["gate_decision"].startswith("promoted")
     assert f"champion v{bad.version}" in winner["gate_decision"]
     champion = mlflow_client.get_model_version_by_alias(MODEL, "champion")
     assert int(champion.version) == winner["registered_version"]
+
+    def fitted_on(row) -> int:
+        return int(mlflow_client.get_run(row["mlflow_run_id"]).data.metrics["n_fit_users"])
+
+    this_search = [r for r in _candidates(spark) if r["mlflow_run_id"] not in earlier]
+    sample = {fitted_on(r) for r in this_search if r["stage"] == "tuning"}
+    assert len(sample) == 1 and 0.2 * fit_users < sample.pop() < 0.5 * fit_users
+    assert f"refitted {winner['algorithm']} on all {fit_users:,} training users" in proc.output
+    assert fitted_on(winner) == fit_users  # the refit; the other finalist is the sample's model
+    finals = [r for r in this_search if r["stage"] == "final"]
+    (other,) = [r for r in finals if r["mlflow_run_id"] != winner["mlflow_run_id"]]
+    assert fitted_on(other) < fit_users
 
 
 @pytest.mark.slow  # a retraining or restart story: `make test-all` and CI run it

@@ -3,9 +3,10 @@ for every run date that retrained.
 
 On a run date whose decision (ml_retraining_decisions) is to retrain: tunes
 LogisticRegression and RandomForestClassifier on the training split of that date's training
-set, keeps the best of each (fitted without the validation fold), evaluates them and a
-constant baseline on the test split, logs every candidate to MLflow, registers the winner and
-applies the champion gate (on the validation fold). On other dates
+set (on a seeded sample of var propensity_tuning_max_users users when it has more, the winner
+then refitted on all), keeps the best of each (fitted without the validation fold), evaluates
+them and a constant baseline on the test split, logs every candidate to MLflow, registers the
+winner and applies the champion gate (on the validation fold). On other dates
 it adds nothing and says why in one line. The work is in `lakehouse.ml.propensity`; the grids
 and names come from this model's `meta` in the YAML.
 """
@@ -49,6 +50,7 @@ def model(dbt, session):
         "seed": dbt.config.meta_get("seed"),
         "logistic_regression_grid": dbt.config.meta_get("logistic_regression_grid"),
         "random_forest_grid": dbt.config.meta_get("random_forest_grid"),
+        "tuning_max_users": dbt.config.meta_get("tuning_max_users"),
         "cache_training_data": dbt.config.meta_get("cache_training_data"),
         "force_promote": dbt.config.meta_get("force_promote"),
         "purchase_value": dbt.config.meta_get("purchase_value"),

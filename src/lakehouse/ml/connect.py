@@ -63,6 +63,12 @@ def optional_float(value) -> float | None:
     return float(value)
 
 
+def optional_int(value) -> int | None:
+    """A whole number from a model's `meta` (optional_float's rules; 20000.0 reads 20000)."""
+    found = optional_float(value)
+    return None if found is None else int(found)
+
+
 def as_bool(value) -> bool:
     """A config value (bool, or a string such as 'false' from a var) as a bool."""
     return str(value).strip().lower() not in ("false", "0", "no", "off", "")

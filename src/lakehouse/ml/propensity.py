@@ -3,13 +3,17 @@
 The dbt Python models `ml_propensity_candidates` and `ml_user_purchase_scores` are thin: they
 call this module. The data is `gold.ml_user_training_set` (features, label, split, class
 weight). Each grid candidate is fitted on the training split without its validation fold
-(users whose split_bucket is a multiple of 5) and scored on that fold. No registered model is
-ever fitted on the fold, so it is the same untouched set in every run: tuning, the threshold
-and the champion gate use it, and the test split is only for the report. The best candidate of
-each algorithm is the finalist (no refit: it is that model), evaluated once on the test split
-next to a constant baseline. The finalist with the best validation AUC-PR is registered as a
-new version; it becomes the champion only when its validation AUC-PR beats the champion's on
-the same fold by more than a paired-bootstrap margin (or the var gate_min_improvement).
+(users whose split_bucket is a multiple of 5), or on a seeded sample of those users when they
+are more than `tuning_max_users`, and scored on that fold. No registered model is ever fitted
+on the fold, so it is the same untouched set in every run: tuning, the threshold and the
+champion gate use it, and the test split is only for the report. The best candidate of each
+algorithm is the finalist, evaluated once on the test split next to a constant baseline; the
+finalist with the best validation AUC-PR wins (when the grid was tuned on a sample, the winner
+alone is refitted on every training user outside the fold first). The winner is registered as
+a new version; it becomes the champion only when its validation AUC-PR beats the champion's on
+the same fold by more than a paired-bootstrap margin (or the var gate_min_improvement). Curves,
+importances and model files are logged for the finalists; a tuning run logs its parameters and
+metrics.
 
 Class imbalance is handled by the `class_weight` column (balanced weights) as weightCol; the
 predicted odds are then multiplied by w0/w1 (lakehouse.ml.evaluation), so that every
@@ -33,6 +37,7 @@ from lakehouse.ml import drift, evaluation, tracking
 from lakehouse.ml.connect import (
     as_bool,
     optional_float,
+    optional_int,
     progress,
     release,
     table_version,
@@ -59,6 +64,9 @@ GATE_MARGIN_SE = 1.645
 # fixed layout the same rows in another order (another run's file layout, another cluster) grow
 # another forest; with it, the same data and seed give the same models anywhere.
 TRAINING_PARTITIONS = 4
+# The tuning sample is drawn by hashing (user_id, seed) into this many buckets and keeping the
+# lowest share: no sort, the same users on every run of the same data.
+SAMPLE_BUCKETS = 1_000_000
 
 
 @dataclass
@@ -78,6 +86,7 @@ class Candidate:
     # (labels, probabilities) on the validation fold, ordered by user: the gate's comparison
     validation_scores: tuple | None = field(default=None, repr=False)
     model_uri: str = ""  # the finalist's MLflow model (lakehouse.ml.pyfunc): what is registered
+    n_fit_users: int = 0  # the users its model was fitted on
 
     def row(self, run_date) -> dict:
         return {
@@ -263,6 +272,20 @@ def log_importances(model, algorithm: str, feature_std: list[float] | None = Non
                         "standardised_coefficients.json")  # fmt: skip
 
 
+def tuning_sample(fit_rows, n_users: int, max_users: int | None, seed: int):
+    """(the rows the grid is tuned on, their users): every one of the `n_users` users of
+    `fit_rows` when they are at most `max_users` (None or 0: no limit), else a seeded sample
+    of about `max_users` of them (SAMPLE_BUCKETS), each with all their rows."""
+    from pyspark.sql import functions as F
+
+    if not max_users or n_users <= max_users:
+        return fit_rows, n_users
+    keep = max(1, round(SAMPLE_BUCKETS * max_users / n_users))
+    bucket = F.pmod(F.xxhash64("user_id", F.lit(seed)), F.lit(SAMPLE_BUCKETS))
+    sample = fit_rows.where(bucket < keep)
+    return sample, sample.count()
+
+
 def train(spark, training_set, training_table: str, config: dict, settings: Settings):
     """Runs the whole search, registration and gate on the training set of
     `config["run_date"]`; returns the candidates' rows (dicts)."""
@@ -295,13 +318,15 @@ class Search:
     """The assembled data of one search, cut into its parts, and what every run is tagged
     with."""
 
-    fit_rows: object  # the training split without its validation fold: tuning fits
+    fit_rows: object  # the training split without its validation fold: the winner's fit
     validation: object  # the validation fold: tuning scores, the winner's choice
     train_all: object  # the whole training split: the baseline's rate
     test: object  # the test split: the report
     data_tags: dict
     seed: int
     n_fit_users: int = 0
+    tune_rows: object = None  # fit_rows, or a seeded sample of its users: the tuning fits
+    n_tune_users: int = 0
     feature_std: list[float] | None = None  # each feature's standard deviation on fit_rows
     correction: float = 1.0  # evaluation.odds_correction of the training split's weights
     purchase_value: float | None = None  # with contact_cost: the expected-profit threshold
@@ -328,6 +353,13 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
                    "training_checksum": str(checksum)},
     )  # fmt: skip
     search.n_fit_users = search.fit_rows.count()
+    search.tune_rows, search.n_tune_users = tuning_sample(
+        search.fit_rows, search.n_fit_users, optional_int(config.get("tuning_max_users")), seed
+    )
+    if search.n_tune_users < search.n_fit_users:
+        progress("propensity", f"tuning on a seeded sample of {search.n_tune_users:,} of the "
+                 f"{search.n_fit_users:,} training users (var propensity_tuning_max_users); "
+                 "the winner is refitted on all of them")  # fmt: skip
     search.example = (training_set.where(F.col("split") == "test").orderBy("user_id")
                       .select(*FEATURES).limit(5).toPandas())  # fmt: skip
     fitted_on = training_set.where(
@@ -342,21 +374,10 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
     candidates: list[Candidate] = []
     with mlflow.start_run(run_name=f"build {datetime.now(UTC):%Y-%m-%d %H:%M}"):
         mlflow.set_tags({**search.data_tags, "pipeline": "purchase_propensity"})
-        finalists = []
-        for algorithm in ALGORITHMS:
-            tuned = [
-                _tune(search, algorithm, params) for params in grid(config[f"{algorithm}_grid"])
-            ]
-            candidates += [candidate for candidate, _ in tuned]
-            auc_prs = [candidate.metrics.get("validation_auc_pr", -1.0) for candidate, _ in tuned]
-            best = auc_prs.index(max(auc_prs))
-            for i, (_, model) in enumerate(tuned):
-                if i != best:
-                    release(model)
-            finalists.append(_final(search, *tuned[best]))
-        candidates += finalists
+        tuned, finalists, chosen = _tune_and_finalise(search, config)
+        candidates += tuned + list(finalists.values())
         candidates.append(_baseline(search))
-        winner = max(finalists, key=lambda c: c.metrics.get("validation_auc_pr", -1.0))
+        winner = finalists[chosen]
         # What the winner was trained on, for the drift check of later run dates.
         with mlflow.start_run(run_id=winner.mlflow_run_id, nested=True):
             tracking.log_feature_reference(drift.reference(training_set, FEATURES))
@@ -366,6 +387,36 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
         mlflow.set_tags({"winner": winner.algorithm, "gate_decision": winner.gate_decision})
         mlflow.log_metrics({f"winner_{k}": v for k, v in winner.metrics.items()})
     return [c.row for c in candidates]
+
+
+def _tune_and_finalise(search: Search, config: dict):
+    """Every grid point of every algorithm tuned; the best of each is its finalist, and the
+    best finalist (chosen on validation before any refit) is refitted on all the fit users when
+    the grid was tuned on a sample. Returns (the tuning candidates, {algorithm: its finalist},
+    the winning algorithm)."""
+    candidates, best_of = [], {}  # best_of: algorithm: (candidate, its model on the server)
+    try:
+        for algorithm in ALGORITHMS:
+            tuned = [_tune(search, algorithm, params)
+                     for params in grid(config[f"{algorithm}_grid"])]  # fmt: skip
+            candidates += [candidate for candidate, _ in tuned]
+            auc_prs = [c.metrics.get("validation_auc_pr", -1.0) for c, _ in tuned]
+            best = auc_prs.index(max(auc_prs))
+            for i, (_, model) in enumerate(tuned):
+                if i != best:
+                    release(model)
+            best_of[algorithm] = tuned[best]
+        chosen = max(ALGORITHMS, key=lambda a: best_of[a][0].metrics.get("validation_auc_pr",
+                                                                           -1.0))  # fmt: skip
+        if search.n_tune_users < search.n_fit_users:
+            best_of[chosen] = _refit(search, *best_of.pop(chosen))
+        finalists = {}
+        for algorithm in ALGORITHMS:  # _final releases each model
+            finalists[algorithm] = _final(search, *best_of.pop(algorithm))
+    finally:
+        for _, model in best_of.values():
+            release(model)
+    return candidates, finalists, chosen
 
 
 def _log_run(search: Search, algorithm: str, stage: str, params: dict, found: dict) -> None:
@@ -383,24 +434,14 @@ def _tune(search: Search, algorithm: str, params: dict):
     import mlflow
 
     started = time.perf_counter()
-    model = estimator(algorithm, params, search.seed).fit(search.fit_rows)
+    model = estimator(algorithm, params, search.seed).fit(search.tune_rows)
     seconds = time.perf_counter() - started
     try:
         with mlflow.start_run(run_name=f"{algorithm} tuning", nested=True) as run:
-            predicted = positive_probability(model, search.validation, search.correction)
-            labels, probs = scores(predicted)
-            found = metrics(labels, probs, "validation")
-            if found:  # the threshold of predicted_label, chosen on the same fold
-                chosen = evaluation.choose_threshold(labels, probs, search.purchase_value,
-                                                     search.contact_cost)  # fmt: skip
-                search.threshold_rule = chosen["rule"]
-                found |= {"validation_threshold": chosen["threshold"],
-                          "validation_flagged_share": chosen["flagged_share"]}  # fmt: skip
-            sizes = {"n_fit_users": search.n_fit_users, "n_scored_users": len(labels)}
+            found, labels, probs = _validate(search, model)
+            sizes = {"n_fit_users": search.n_tune_users, "n_scored_users": len(labels)}
             _log_run(search, algorithm, "tuning", params,
                      {**found, **sizes, "training_seconds": seconds})  # fmt: skip
-            log_curves(labels, probs, f"{algorithm} {params} (validation)")
-            log_importances(model, algorithm, search.feature_std)
     except BaseException:
         release(model)
         raise
@@ -411,13 +452,52 @@ def _tune(search: Search, algorithm: str, params: dict):
         f"validation AUC-PR {auc_pr:.4f}",
     )
     candidate = Candidate(algorithm, "tuning", params, found, seconds, run.info.run_id,
-                          validation_scores=(labels, probs))  # fmt: skip
+                          validation_scores=(labels, probs),
+                          n_fit_users=search.n_tune_users)  # fmt: skip
     return candidate, model
+
+
+def _validate(search: Search, model) -> tuple[dict, object, object]:
+    """A model's validation metrics and the threshold of predicted_label chosen on the same
+    fold, with the fold's (labels, probabilities)."""
+    labels, probs = scores(positive_probability(model, search.validation, search.correction))
+    found = metrics(labels, probs, "validation")
+    if found:
+        chosen = evaluation.choose_threshold(labels, probs, search.purchase_value,
+                                             search.contact_cost)  # fmt: skip
+        search.threshold_rule = chosen["rule"]
+        found |= {"validation_threshold": chosen["threshold"],
+                  "validation_flagged_share": chosen["flagged_share"]}  # fmt: skip
+    return found, labels, probs
+
+
+def _refit(search: Search, best: Candidate, sampled_model):
+    """The winner tuned on a sample, fitted again with the same parameters on every training
+    user outside the validation fold and scored on the fold (its threshold and gate figures
+    come from this fit); releases the sample's model. Returns (candidate, model)."""
+    release(sampled_model)
+    started = time.perf_counter()
+    model = estimator(best.algorithm, best.params, search.seed).fit(search.fit_rows)
+    seconds = time.perf_counter() - started
+    try:
+        found, labels, probs = _validate(search, model)
+    except BaseException:
+        release(model)
+        raise
+    progress("propensity", f"refitted {best.algorithm} on all {search.n_fit_users:,} training "
+             f"users in {seconds:.1f} s: validation AUC-PR "
+             f"{found.get('validation_auc_pr', float('nan')):.4f} (on the sample "
+             f"{best.metrics.get('validation_auc_pr', float('nan')):.4f})")  # fmt: skip
+    refitted = Candidate(best.algorithm, "tuning", best.params, found, seconds,
+                         best.mlflow_run_id, validation_scores=(labels, probs),
+                         n_fit_users=search.n_fit_users)  # fmt: skip
+    return refitted, model
 
 
 def _final(search: Search, best: Candidate, model) -> Candidate:
     """The best grid point of an algorithm, as it was fitted (the validation fold stays
-    unseen), scored once on the test split and saved as its own run's model; releases it."""
+    unseen), scored once on the test split and saved as its own run's model, with its curves
+    and importances; releases it."""
     import mlflow
 
     from lakehouse.ml import pyfunc
@@ -437,7 +517,8 @@ def _final(search: Search, best: Candidate, model) -> Candidate:
             mlflow.set_tags({"threshold_rule": search.threshold_rule,
                              "tuning_run_id": best.mlflow_run_id})  # fmt: skip
             _log_run(search, algorithm, "final", best.params,
-                     {**found, "training_seconds": best.training_seconds})  # fmt: skip
+                     {**found, "training_seconds": best.training_seconds,
+                      "n_fit_users": best.n_fit_users})  # fmt: skip
             log_curves(labels, probs, f"{algorithm} (test)")
             log_importances(model, algorithm, search.feature_std)
             tracking.log_spark_model(model)
@@ -454,7 +535,8 @@ def _final(search: Search, best: Candidate, model) -> Candidate:
              f"and {found.get('test_ece', float('nan')):.4f} after")  # fmt: skip
     return Candidate(algorithm, "final", best.params, found, best.training_seconds,
                      run.info.run_id, threshold_rule=search.threshold_rule,
-                     validation_scores=best.validation_scores, model_uri=model_uri)  # fmt: skip
+                     validation_scores=best.validation_scores, model_uri=model_uri,
+                     n_fit_users=best.n_fit_users)  # fmt: skip
 
 
 def _baseline(search: Search) -> Candidate:
