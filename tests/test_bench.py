@@ -5,6 +5,7 @@ attribution of node times to layers, and what the equivalent-work replay reads o
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 
@@ -128,6 +129,7 @@ def test_a_phase_left_out_with_skip_is_reported_as_not_measured(tmp_path):
                   "sizes": [size]}, tmp_path)  # fmt: skip
     table = (tmp_path / "results.md").read_text()
     assert "| plain PySpark script (s) | n/a |" in table
+    assert "| measured on (processor, commit, finished) | not recorded |" in table
     assert "| **ratio** bronze layer / bare copy | n/a |" in table
     assert "| **ratio** DuckDB / pipeline, same bronze+silver SQL | n/a |" in table
     assert (tmp_path / "benchmark.png").stat().st_size > 0
@@ -149,3 +151,18 @@ def test_the_equivalent_replay_reads_every_statement_the_build_ran(project_build
     constraints = [c for n in nodes if (c := equivalent._contract_constraint(n))]
     assert constraints
     assert [c for c in constraints if c not in project_build["build"].output] == []
+
+
+def test_each_size_records_its_processor_commit_and_time():
+    """A column of results.md says where it ran: columns from different processors differ by
+    up to two times and must not be read as one run."""
+    import subprocess
+
+    from lakehouse.bench.report import machine, measured
+
+    project = Path(__file__).resolve().parents[1]
+    found = measured(project)
+    head = subprocess.run(["git", "-C", str(project), "rev-parse", "--short", "HEAD"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+    assert found["commit"].split("+")[0] == head
+    assert found["cpu"] == machine()["cpu"] and found["finished"].endswith(" UTC")

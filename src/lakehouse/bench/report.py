@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 # The caching comparison retrains the whole propensity search twice; it is measured up to this
@@ -104,6 +106,18 @@ def headline(size: dict) -> dict:
     }
 
 
+def measured(project: Path) -> dict:
+    """Where and when a size ran: this machine's processor, the project's commit (with
+    `+changes` when the work tree differs from it) and the time, UTC."""
+    git = ["git", "-C", str(project)]
+    commit = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True).stdout.strip() or "unknown"  # fmt: skip
+    dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    return {"cpu": machine()["cpu"], "commit": commit + ("+changes" if dirty else ""),
+            "finished": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"}  # fmt: skip
+
+
 def machine() -> dict:
     mem = next(
         int(line.split()[1]) * 1024
@@ -125,8 +139,10 @@ def write_report(results: dict, out: Path) -> None:
     lines = [
         "# Benchmark results",
         "",
-        f"Measured {results['finished']} by `make bench` on {m['cpus']} cores ({m['cpu']}), "
-        f"{m['memory_gib']} GiB memory. Raw figures: `results.json`; chart: `benchmark.png`.",
+        f"Latest run {results['finished']} by `make bench` on {m['cpus']} cores ({m['cpu']}), "
+        f"{m['memory_gib']} GiB memory; each column's processor, commit and date are in its "
+        "first row (compare columns measured on one processor only). Raw figures: "
+        "`results.json`; chart: `benchmark.png`.",
         "",
         "| | " + " | ".join(f"{s['input_rows']:,} rows" for s in results["sizes"]) + " |",
         "| --- | " + " | ".join("---" for _ in results["sizes"]) + " |",
@@ -135,6 +151,9 @@ def write_report(results: dict, out: Path) -> None:
     def row(label, fn):
         lines.append(f"| {label} | " + " | ".join(fn(s) for s in results["sizes"]) + " |")
 
+    row("measured on (processor, commit, finished)", lambda s: (
+        f"{w['cpu']}, {w['commit']}, {w['finished']}" if (w := s.get("measured"))
+        else "not recorded"))  # fmt: skip
     row("full `dbt build` (s)", lambda s: f"{s['full_build']['seconds']:.0f}")
     for layer in ("seeds", "bronze", "silver", "gold"):
         row(f"&nbsp;&nbsp;{layer}, summed node time (s)",

@@ -39,7 +39,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from lakehouse.bench import duck, equivalent, plain
-from lakehouse.bench.report import CACHE_MAX_ROWS, headline, machine, ratios, write_report
+from lakehouse.bench.report import (
+    CACHE_MAX_ROWS,
+    headline,
+    machine,
+    measured,
+    ratios,
+    write_report,
+)
 from lakehouse.data import generate
 from lakehouse.orchestration.selection import DAILY_ARGS
 from lakehouse.platform import server
@@ -436,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         size = bench_size(rows, root, project, log, resume=args.resume, skip=skip)
         size["ratios"] = ratios(size)
         size.update(headline(size))
+        size["measured"] = measured(project)
         sizes.append(size)
         results = {"machine": machine(), "finished": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
                    "sizes": sizes}  # fmt: skip
