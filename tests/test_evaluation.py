@@ -159,3 +159,15 @@ def test_the_recommender_choices_take_the_best_on_validation_and_the_first_on_a_
     assert recommend.best_method(figures) == "category_popular"
     figures["als"] = _figures(0.07)
     assert recommend.best_method(figures) == "als"
+
+
+def test_the_holdout_reports_the_shipped_method_and_the_baselines_only():
+    """A learned method that lost on validation is not refitted on the holdout; the baselines
+    always are (they cost seconds), in the order of METHODS."""
+    from lakehouse.ml import recommend
+
+    assert recommend.reported_methods("category_popular") == ("popular", "category_popular")
+    assert recommend.reported_methods("als") == ("popular", "category_popular", "als")
+    assert recommend.reported_methods("item_knn") == ("popular", "category_popular", "item_knn")
+    with pytest.raises(ValueError, match="unknown recommender method 'svd'"):
+        recommend.reported_methods("svd")

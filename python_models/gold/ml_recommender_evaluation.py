@@ -4,13 +4,14 @@ period, method and user segment (grain: run_date, evaluation_period, method, use
 On a run date whose decision (ml_retraining_decisions) is to retrain the recommender: every
 method (popular, category_popular, item_knn, ALS at every point of var als_grid) is fitted on
 the interactions before the validation period and scored on it; the best ALS settings and the
-method with the best precision@k there are chosen (`is_shipped`). Then every method is fitted
-once on the interactions before recommendation_cutoff and reported on the holdout after it.
-Both periods report all users, users with history and cold-start users; a period with more
-than var recommender_eval_max_users users is evaluated on a seeded sample of that many. All
-of it lands in one MLflow run; ml_product_recommendations adds the shipped method's final
-model to that run and registers it. On other dates it adds nothing and says why. The work is in
-`lakehouse.ml.recommend`.
+method with the best precision@k there are chosen (`is_shipped`). Then the shipped method and
+the baselines (popular, category_popular) are fitted once on the interactions before
+recommendation_cutoff and reported on the holdout after it; a learned method that lost on
+validation is not refitted for a figure that chooses nothing. Both periods report all users,
+users with history and cold-start users; a period with more than var recommender_eval_max_users
+users is evaluated on a seeded sample of that many. All of it lands in one MLflow run;
+ml_product_recommendations adds the shipped method's final model to that run and registers it.
+On other dates it adds nothing and says why. The work is in `lakehouse.ml.recommend`.
 """
 
 import json
@@ -77,18 +78,24 @@ def model(dbt, session):
                                     seed, max_users)  # fmt: skip
         shipped = chosen["shipped"]
         progress("recommend", f"{shipped} is the best on validation: it ships")
-        held_out = recommend.report(before, truth, products, chosen["params"]["als"],
+        reported = recommend.reported_methods(shipped)
+        progress("recommend", f"holdout: {', '.join(reported)} (the shipped method and the "
+                              "baselines; the others lost on validation)")  # fmt: skip
+        held_out = recommend.report(before, truth, products, reported, chosen["params"]["als"],
                                     min_products, k, seed, max_users)  # fmt: skip
         mlflow.log_params({**chosen["params"]["als"], "als_grid": json.dumps(als_grid),
                            "min_products": min_products, "k": k, "eval_max_users": max_users,
                            "validation_users_in_period": chosen["users_in_period"],
-                           "shipped_method": shipped})  # fmt: skip
+                           "holdout_users_in_period": held_out["users_in_period"],
+                           "shipped_method": shipped,
+                           "holdout_methods": ",".join(reported)})  # fmt: skip
         mlflow.log_dict({"als_search": chosen["als_search"]}, "als_search.json")
         rows = []
         for method in recommend.METHODS:
             params = chosen["params"][method]
-            periods = {"validation": (chosen["figures"][method], 0.0),
-                       "holdout": held_out[method]}  # fmt: skip
+            periods = {"validation": (chosen["figures"][method], 0.0)}
+            if method in held_out["figures"]:
+                periods["holdout"] = held_out["figures"][method]
             for period, (segments, seconds) in periods.items():
                 for segment, found in segments.items():
                     prefix = f"{period}_{method}_{segment}"
