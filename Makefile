@@ -48,7 +48,7 @@ test: setup lint  ## lint (sqlfluff, ruff), then pytest (starts and stops its ow
 	@test -n '$(PYTEST_MARK_$(TESTS))' || { echo "TESTS must be core or all"; exit 2; }
 	$(BIN)/pytest -m '$(PYTEST_MARK_$(TESTS))'
 
-test-all:  ## every test, the slow stories too (what CI runs: 26 to 31 min on 2 cores, 2026-12-01)
+test-all:  ## every test, the slow stories too (what CI runs: 26 to 40 min on 2 cores, 2026-12-01)
 	$(MAKE) test TESTS=all
 
 test-fast: setup lint-py  ## the tests that need no server (under a minute): ruff, then pytest
