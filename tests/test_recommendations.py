@@ -94,10 +94,13 @@ def holdout_of(evaluation) -> dict[str, float]:
             if period == "holdout" and segment == "all"}  # fmt: skip
 
 
-def test_the_als_search_is_recorded_and_its_choice_reported_on_the_holdout(evaluation, client):
+def test_the_als_search_is_recorded_and_the_shipped_settings_reported_on_the_holdout(
+    evaluation, client
+):
     """The session searches one ALS point (the choice among several is tested without a server:
     tests/test_evaluation.py); what the build must show is the search in MLflow, the chosen
-    settings logged and the holdout reporting ALS with them."""
+    settings logged and the holdout reporting the shipped method with its validation settings
+    (ALS's chosen point when ALS ships)."""
     import mlflow
 
     als = evaluation["validation", "als", "all"]
