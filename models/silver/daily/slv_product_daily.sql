@@ -1,8 +1,13 @@
+{#-
+    From slv_user_product_daily, not from brz_events: each user's day on a product is one row
+    there, so the distinct users are its rows and the other measures are sums. One aggregate of
+    the events serves both tables (the events are read and grouped once).
+-#}
 with
 
-events as (
+user_product_days as (
 
-    select * from {{ ref('brz_events') }}
+    select * from {{ ref('slv_user_product_daily') }}
     where {{ event_dates_to_rebuild() }}
 
 ),
@@ -14,27 +19,27 @@ final as (
         product_id,
 
         -- the product as seen at its last event of the day
-        max_by(category_id, event_time) as category_id,
-        max_by(category_code, event_time) as category_code,
-        max_by(brand, event_time) as brand,
-        cast(max_by(price, event_time) as double) as last_price,
+        max_by(category_id, last_interaction_at) as category_id,
+        max_by(category_code, last_interaction_at) as category_code,
+        max_by(brand, last_interaction_at) as brand,
+        max_by(last_price, last_interaction_at) as last_price,
 
         -- measures
-        count(*) as n_events,
-        sum(case when event_type = 'view' then 1 else 0 end) as n_views,
-        sum(case when event_type = 'cart' then 1 else 0 end) as n_carts,
-        sum(case when event_type = 'purchase' then 1 else 0 end) as n_purchases,
-        count(distinct user_id) as n_users,
+        sum(n_events) as n_events,
+        sum(n_views) as n_views,
+        sum(n_carts) as n_carts,
+        sum(n_purchases) as n_purchases,
+        count(*) as n_users,
 
         -- timestamps
-        min(event_time) as first_seen_at,
-        max(event_time) as last_seen_at,
-        max(loaded_at) as source_loaded_at,
+        min(first_interaction_at) as first_seen_at,
+        max(last_interaction_at) as last_seen_at,
+        max(source_loaded_at) as source_loaded_at,
 
         -- the partition
         event_date
 
-    from events
+    from user_product_days
     group by product_id, event_date
 
 )

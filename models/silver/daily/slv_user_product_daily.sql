@@ -22,7 +22,9 @@ final as (
 
         -- the product as seen at its last event of the day
         max_by(events.category_id, events.event_time) as category_id,
+        max_by(events.category_code, events.event_time) as category_code,
         max_by(events.brand, events.event_time) as brand,
+        cast(max_by(events.price, events.event_time) as double) as last_price,
 
         -- events by type, and their implicit-feedback strength
         count(*) as n_events,
