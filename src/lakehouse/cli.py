@@ -148,7 +148,7 @@ def _cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     if end < start:
         raise ValueError(f"--end {end} is before --start {start}")
     dates = [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
-    results = definitions.run_dates(dates, DagsterInstance.get())
+    results = definitions.run_dates(dates, DagsterInstance.get(), rebuild=args.rebuild)
     for run_date, result in zip(dates, results, strict=False):
         print(f"run date {run_date}: {'succeeded' if result.success else 'FAILED'} "
               f"(Dagster run {result.run_id})")  # fmt: skip
@@ -285,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     back.add_argument("start", help="first run date (YYYY-MM-DD)")
     back.add_argument("end", nargs="?", help="last run date, inclusive (default: start)")
+    back.add_argument(
+        "--rebuild", action="store_true",
+        help="build each date even when nothing changed since its last build (by default such "
+        "a date builds nothing)",
+    )  # fmt: skip
     back.set_defaults(func=_cmd_backfill)
     rep = sub.add_parser(
         "reproduce-run",

@@ -11,7 +11,8 @@ metadata database and a webserver running for one local run.
 What runs: one job, `lakehouse_daily`, partitioned by day. The partition key is the run date
 (the last day of data the run sees; the dbt var `run_date`), and the job runs `dbt source
 freshness` then `dbt build --vars '{run_date: <key>}'`; a stale landing folder, a failed data
-test and a failed run raise alerts (lakehouse.orchestration.alerts). The schedule
+test and a failed run raise alerts (lakehouse.orchestration.alerts); a rerun of a date that
+would change nothing builds nothing (lakehouse.orchestration.reruns). The schedule
 `lakehouse_daily_schedule` fires every day at 02:00 UTC for the day that just ended. `make
 dagster` opens the UI on 127.0.0.1 with its storage under the state folder.
 
@@ -36,7 +37,7 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from lakehouse.orchestration import alerts
+from lakehouse.orchestration import alerts, reruns
 from lakehouse.orchestration.project import DBT_PROJECT
 from lakehouse.orchestration.selection import DAILY_BUILD, DAILY_EXCLUDE
 from lakehouse.platform.config import DBT_PARTIAL_PARSE_FILE, Settings
@@ -62,16 +63,31 @@ daily = DailyPartitionsDefinition(start_date=FIRST_RUN_DATE, timezone="UTC")
 )
 def lakehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
     """The landing source's freshness, then `dbt build` of the selected assets for the
-    partition's run date; a stale source, a failed check or a failed build raises an alert."""
+    partition's run date; a stale source, a failed check or a failed build raises an alert.
+    A date whose inputs did not change since its last build of the same assets builds nothing
+    and says why (lakehouse.orchestration.reruns), unless the run's tag asks to rebuild."""
     run_date, run_id = context.partition_key, context.run.run_id
     settings = Settings.from_env()
     target = dagster_dir(settings) / "dbt" / f"{run_date}-{run_id[:8]}"
-    run_vars = json.dumps({**settings.dbt_vars, "run_date": run_date})
+    given = {**settings.dbt_vars, "run_date": run_date}
+    run_vars = json.dumps(given)
     context.log.info(f"dbt build with vars {run_vars}; dbt target and log in {target}")
 
     def alert(a: alerts.Alert) -> None:
         alerts.notify(a, settings, context.log)
 
+    # nothing changed since this date's last build of the same assets: build nothing
+    selection = reruns.selection_key([k.to_user_string() for k in context.selected_asset_keys],
+                                     [k.to_user_string() for k in lakehouse_dbt.keys])  # fmt: skip
+    with reruns.session(settings) as spark:
+        if context.run.tags.get(reruns.REBUILD_TAG) != "true":
+            same, changed = reruns.unchanged(settings, run_date, selection, given, spark)
+            if same:
+                context.log.info(same)
+                return
+            context.log.info(f"run date {run_date}: building; {'; '.join(changed)}")
+    before = reruns.inputs(settings, given)
+    reruns.forget(settings, run_date, selection)
     # freshness: a stale landing folder is alerted; the build still runs (it loads nothing)
     fresh = dbt.cli(["source", "freshness", "--vars", run_vars],
                     target_path=target / "freshness", raise_on_error=False).wait()  # fmt: skip
@@ -109,6 +125,8 @@ def lakehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
                            run_date, run_id))  # fmt: skip
         raise
     _alert_checks(alert, failed, run_date, run_id)
+    with reruns.session(settings) as spark:
+        reruns.record(settings, run_date, selection, before, spark)
 
 
 def _alert_checks(alert, failed: list, run_date: str, run_id: str) -> None:
@@ -161,11 +179,13 @@ def run_scheduled(tick: datetime, instance: DagsterInstance):
 
 
 def run_dates(run_dates: list[str], instance: DagsterInstance, layers: list[str] | None = None,
-              models: list[str] | None = None) -> list:  # fmt: skip
+              models: list[str] | None = None, rebuild: bool = False) -> list:  # fmt: skip
     """Executes the daily job for each run date in order, in this process (a backfill, or a
     rerun of dates); stops at the first failure. `layers` limits each run to the assets of
     those layers (for example ["bronze", "silver"]), `models` to the named models (with their
-    checks); None runs the whole DAG. Returns the execution results."""
+    checks); None runs the whole DAG. A date whose inputs did not change since its last build
+    of the same assets builds nothing (lakehouse.orchestration.reruns) unless `rebuild`.
+    Returns the execution results."""
     job = defs.resolve_job_def(JOB_NAME)
     selection = None
     if layers or models:
@@ -176,7 +196,7 @@ def run_dates(run_dates: list[str], instance: DagsterInstance, layers: list[str]
     for run_date in sorted(run_dates):
         result = job.execute_in_process(
             instance=instance, partition_key=run_date, asset_selection=selection,
-            raise_on_error=False,
+            tags={reruns.REBUILD_TAG: "true"} if rebuild else None, raise_on_error=False,
         )  # fmt: skip
         results.append(result)
         if not result.success:
