@@ -193,3 +193,36 @@ def test_every_run_records_its_node_results_and_the_report_charts_them(
     assert "Slowest nodes" in page and "test results in" in page
     assert "Files and size" in page and "Delta tables" in page
     assert "no scored window has passed yet" in page  # 2019-11-30's window is in December
+
+
+def test_a_rerun_of_a_date_that_would_change_nothing_builds_nothing(
+    project_build, orchestration, settings, spark
+):
+    """The scheduled build recorded what it read; a run of 2019-11-30's bronze assets records
+    its own; the same run again (no new file, the same code, vars, champions and tables) builds
+    nothing and says why, leaving every table's version as it was; with --rebuild it builds."""
+    from lakehouse.orchestration import reruns
+
+    whole = reruns.last_build(settings, "2019-11-30", reruns.WHOLE_DAG)
+    assert whole is not None and len(whole["tables"]) > 20
+    assert any(name.startswith("landing/") for name in whole["files"])
+    instance = project_build["dagster"]["instance"]
+
+    def run(**kwargs):
+        (result,) = orchestration.run_dates(["2019-11-30"], instance, layers=["bronze"], **kwargs)
+        assert result.success
+        built = [e for e in result.all_events
+                 if e.event_type == DagsterEventType.ASSET_MATERIALIZATION]  # fmt: skip
+        said = [e.user_message for e in instance.all_logs(result.run_id)
+                if e.user_message.startswith("run date 2019-11-30: ")]  # fmt: skip
+        return built, said
+
+    built, _ = run()
+    assert built
+    versions = reruns.table_versions(spark)
+    built, said = run()
+    assert built == [] and reruns.table_versions(spark) == versions
+    assert len(said) == 1 and said[0].startswith("run date 2019-11-30: nothing changed since"), said
+    assert said[0].endswith("To build anyway: lakehouse backfill 2019-11-30 --rebuild")
+    built, said = run(rebuild=True)
+    assert built and reruns.table_versions(spark) != versions
