@@ -73,6 +73,15 @@ def test_row_rules_counts_the_rows_that_break_each_rule(built, dbt):
                       "accepted_values(c)": "2", "between(d, 1, 5)": "2"}, out  # fmt: skip
 
 
+def test_an_event_type_of_the_var_without_its_seed_row_fails_a_test(built, dbt):
+    """var event_types lets an event type through bronze; without its row in slv_event_types
+    (its weight) its events would drop out of the interactions, so the table's test names it."""
+    call = ("{{ test_has_row_for_each(model=ref('slv_event_types'), column_name='event_type', "
+            "values=['view', 'purchase', 'refund']) }}")  # fmt: skip
+    out = dbt(["show", "--inline", call]).output
+    assert re.findall(r"\| (\w+) +\|", out) == ["missing_value", "refund"], out
+
+
 def test_python_models_receive_every_meta_key_they_read(built):
     """dbt hands a Python model only the meta keys its parser finds in a call of its own or
     one passed straight to another call: `int(dbt.config.meta_get("x") or 0)` is missed, and
