@@ -15,17 +15,24 @@ activity as (
 
 ),
 
+{%- set windows = [
+    ('training_features', 'observation_start', 'observation_end'),
+    ('training_label', 'prediction_start', 'prediction_end'),
+    ('scoring_features', 'scoring_start', 'scoring_end'),
+    ('forecast', 'forecast_start', 'forecast_end'),
+    ('recommendation_validation', 'recommendation_validation_start',
+     'recommendation_validation_end'),
+    ('recommendation_holdout', 'recommendation_cutoff', 'run_date'),
+] %}
+{%- set insides = [] %}
+{%- for name, start, end in windows %}
+    {%- do insides.append(
+        'event_date between ' ~ window_date(start) ~ ' and ' ~ window_date(end)
+    ) %}
+{%- endfor %}
+
 windows as (
 
-    {%- set windows = [
-        ('training_features', 'observation_start', 'observation_end'),
-        ('training_label', 'prediction_start', 'prediction_end'),
-        ('scoring_features', 'scoring_start', 'scoring_end'),
-        ('forecast', 'forecast_start', 'forecast_end'),
-        ('recommendation_validation', 'recommendation_validation_start',
-         'recommendation_validation_end'),
-        ('recommendation_holdout', 'recommendation_cutoff', 'run_date'),
-    ] %}
     {% for name, start, end in windows -%}
         select
             '{{ name }}' as window_name,
@@ -36,28 +43,51 @@ windows as (
 
 ),
 
-coverage as (
+-- One pass over the daily activity for every window: per user, whether they were active in
+-- each window and their events and purchases there, then one row of totals with the dates the
+-- data covers. (A join of the windows to the activity with a count(distinct) per window read
+-- every row once per window.)
+per_user as (
 
     select
-        min(event_date) as data_first_date,
-        max(event_date) as data_last_date
+        {% for inside in insides %}
+            max({{ inside }}) as active_{{ loop.index }},
+            sum(case when {{ inside }} then n_events else 0 end) as events_{{ loop.index }},
+            sum(case when {{ inside }} then n_purchases else 0 end) as purchases_{{ loop.index }},
+        {% endfor %}
+        min(event_date) as first_date,
+        max(event_date) as last_date,
+        user_id
     from activity
+    group by user_id
+
+),
+
+totals as (
+
+    select
+        {% for inside in insides %}
+            count_if(active_{{ loop.index }}) as users_{{ loop.index }},
+            coalesce(sum(events_{{ loop.index }}), 0) as events_{{ loop.index }},
+            coalesce(sum(purchases_{{ loop.index }}), 0) as purchases_{{ loop.index }},
+        {% endfor %}
+        min(first_date) as data_first_date,
+        max(last_date) as data_last_date
+    from per_user
 
 ),
 
 in_windows as (
 
-    select
-        windows.window_name,
-        count(distinct activity.user_id) as n_users,
-        coalesce(sum(activity.n_events), 0) as n_events,
-        coalesce(sum(activity.n_purchases), 0) as n_purchases
-    from windows
-    left join activity
-        on
-            windows.start_date <= activity.event_date
-            and windows.end_date >= activity.event_date
-    group by windows.window_name
+    {% for name, start, end in windows -%}
+        select
+            '{{ name }}' as window_name,
+            users_{{ loop.index }} as n_users,
+            events_{{ loop.index }} as n_events,
+            purchases_{{ loop.index }} as n_purchases
+        from totals
+        {% if not loop.last %}union all{% endif %}
+    {% endfor %}
 
 ),
 
@@ -76,12 +106,12 @@ final as (
         in_windows.n_users,
         in_windows.n_events,
         in_windows.n_purchases,
-        coverage.data_first_date,
-        coverage.data_last_date
+        totals.data_first_date,
+        totals.data_last_date
 
     from windows
     inner join in_windows on windows.window_name = in_windows.window_name
-    cross join coverage
+    cross join totals
 
 )
 
