@@ -53,6 +53,22 @@ def test_each_part_that_differs_is_named():
     }  # fmt: skip
 
 
+def test_with_no_table_to_compare_the_date_is_built():
+    """A schema prefix the check did not apply, or a dropped warehouse: never a skip."""
+    now = _state()
+    now["tables"] = {}
+    last = copy.deepcopy(now)
+    assert reruns.changes(last, now) == ["no table of the data schemas found to compare"]
+
+
+def test_the_tables_compared_are_those_of_the_schema_prefix(monkeypatch):
+    from lakehouse.platform.config import schema_name
+
+    monkeypatch.setenv("LAKEHOUSE_SCHEMA_PREFIX", "ci_")
+    assert [schema_name(layer) for layer in reruns.DATA_SCHEMAS] == [
+        "ci_seeds", "ci_bronze", "ci_silver", "ci_gold"]  # fmt: skip
+
+
 def test_a_new_file_and_a_new_table_are_changes_too():
     last, now = _state(), _state()
     now["files"]["landing/events_2019-12-01.csv"] = [50, 3]

@@ -10,18 +10,17 @@ obtained. Nothing is sent anywhere; open the file in a browser.
 from __future__ import annotations
 
 import html
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse.platform.config import Settings
+from lakehouse.platform.config import Settings, schema_name
 
 LAYERS = ("bronze", "silver", "gold")
 LAST_RUNS = 15
 
 
 def _schema(name: str) -> str:
-    return f"{os.environ.get('LAKEHOUSE_SCHEMA_PREFIX', '')}{name}"
+    return schema_name(name)
 
 
 def _table_exists(spark, name: str) -> bool:

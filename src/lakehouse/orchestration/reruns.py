@@ -16,8 +16,9 @@ failed build leaves no record. `lakehouse backfill --rebuild` (Dagster run tag
 `lakehouse/rebuild: true`) builds anyway.
 
 The tables are compared by their latest Delta version (one `DESCRIBE HISTORY ... LIMIT 1` per
-table of the data schemas); views and the ops schema (written by every run's own hooks) are
-left out: a view has no data of its own, and the run history is not an input.
+table of the data schemas, LAKEHOUSE_SCHEMA_PREFIX applied); views and the ops schema (written
+by every run's own hooks) are left out: a view has no data of its own, and the run history is
+not an input. Finding no table at all is never read as "unchanged".
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse.platform.config import Settings
+from lakehouse.platform.config import Settings, schema_name
 
 REBUILD_TAG = "lakehouse/rebuild"  # a Dagster run tag: "true" builds even when unchanged
 WHOLE_DAG = "all"  # the selection key of a run that builds every asset
@@ -115,7 +116,8 @@ def table_versions(spark) -> dict[str, int]:
     from concurrent.futures import ThreadPoolExecutor
 
     names = {r.namespace for r in spark.sql("show schemas").collect()}
-    tables = [f"{schema}.{t.name}" for schema in DATA_SCHEMAS if schema in names
+    schemas = [schema_name(layer) for layer in DATA_SCHEMAS]
+    tables = [f"{schema}.{t.name}" for schema in schemas if schema in names
               for t in spark.catalog.listTables(schema)
               if t.tableType != "VIEW" and not t.isTemporary]  # fmt: skip
 
@@ -137,6 +139,8 @@ def changes(last: dict | None, now: dict) -> list[str]:
     nothing does."""
     if last is None:
         return ["no earlier build of this run date is recorded"]
+    if not now.get("tables"):
+        return ["no table of the data schemas found to compare"]
     found = []
     for part in PARTS:
         before, after = last.get(part), now.get(part)

@@ -22,6 +22,12 @@ DELTA_PACKAGE = f"io.delta:delta-spark_4.2_2.13:{DELTA_VERSION}"
 DBT_PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
+def schema_name(layer: str) -> str:
+    """The schema a layer's tables land in: LAKEHOUSE_SCHEMA_PREFIX, then the layer, as
+    macros/generate_schema_name.sql names it for dbt."""
+    return f"{os.environ.get('LAKEHOUSE_SCHEMA_PREFIX', '')}{layer}"
+
+
 def find_project_root(start: Path | None = None) -> Path:
     """The nearest folder at or above `start` (default: the working directory) holding
     `dbt_project.yml`; the working directory itself when none does."""
