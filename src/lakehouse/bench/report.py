@@ -215,7 +215,10 @@ def write_report(results: dict, out: Path) -> None:
     lines += [
         "",
         "How each figure is obtained (`lakehouse.bench`): the full build is `dbt build` from an "
-        "empty state on a new server; the daily runs follow on that server. The equivalent work "
+        "empty state on a new server; the daily runs follow on that server, each through the "
+        "daily job's check (`lakehouse.orchestration.reruns`: a date whose files, code, vars, "
+        "champions and tables did not change since its last build builds nothing), the rerun "
+        "built anyway with `--rebuild`. The equivalent work "
         "replays the full build's own statements and Python models from its target folder "
         "without dbt, on as many threads (no parsing, Thrift sessions, metadata queries or "
         "run-result recording). The equivalent work, the bare copy (CSV to Delta, explicit "
