@@ -3,10 +3,11 @@
 
 At training time `reference` cuts each feature at its deciles (approximate quantiles, computed
 on the server) and records the share of users in each bin; the JSON goes into the model's MLflow
-run. Later `psi` counts a new snapshot's users in the same bins (one aggregation for all
-features) and compares the shares: PSI = sum over bins of (new - ref) * ln(new / ref), with
-empty bins floored at 0.0001 so a bin that empties or fills does not give infinity. Below 0.1 is
-usually read as stable, 0.1 to 0.25 as a moderate shift, above 0.25 as a large one.
+run. Later `psi` counts a new snapshot's users in the same bins (Spark ML's Bucketizer finds
+them, one aggregation counts them for all features) and compares the shares: PSI = sum over
+bins of (new - ref) * ln(new / ref), with empty bins floored at 0.0001 so a bin that empties or
+fills does not give infinity. Below 0.1 is usually read as stable, 0.1 to 0.25 as a moderate
+shift, above 0.25 as a large one.
 """
 
 from __future__ import annotations
@@ -22,38 +23,60 @@ def _edges(values: list[float]) -> list[float]:
     return sorted({float(v) for v in values if v is not None and not math.isnan(float(v))})
 
 
-def _bin_expression(feature: str, edges: list[float]):
-    """A Spark column: the bin index (0..len(edges)) of `feature` between the cut points, a
-    value equal to a cut point going to the bin above it."""
+def _binned(df, edges_by_feature: dict[str, list[float]]):
+    """`df` with one int column `__bin<i>` per feature: the index (0..len(edges)) of its bin
+    between the cut points, a value equal to a cut point going to the bin above it (the
+    number of cut points at or below it). A null counts as below every cut point, NaN as above
+    them all. Spark ML's Bucketizer (a binary search per value) does it: the same bins written
+    as a sum of CASE expressions took 7.5 s for the 370,639 users of the 10 M benchmark's
+    scoring snapshot (22 features), the Bucketizer 0.9 s."""
+    from pyspark.ml.feature import Bucketizer
     from pyspark.sql import functions as F
 
-    index = F.lit(0)
-    for edge in edges:
-        index = index + F.when(F.col(feature) >= F.lit(edge), 1).otherwise(0)
-    return index
+    inputs, names, outputs, splits, constant = [], [], [], [], []
+    for i, (feature, edges) in enumerate(edges_by_feature.items()):
+        if not edges:  # a feature without cut points has one bin
+            constant.append(F.lit(0).alias(f"__bin{i}"))
+            continue
+        value = F.col(feature).cast("double")
+        inputs.append(
+            F.when(value.isNull(), float("-inf"))
+            .when(F.isnan(value), float("inf"))
+            .otherwise(value)
+            .alias(f"__in{i}")
+        )
+        names.append(f"__in{i}")
+        outputs.append(f"__bin{i}")
+        splits.append([float("-inf"), *edges, float("inf")])
+    prepared = df.select(*inputs, *constant)
+    if not inputs:
+        return prepared
+    bucketizer = Bucketizer(splitsArray=splits, inputCols=names, outputCols=outputs)
+    kept = [f"__bin{i}" for i, edges in enumerate(edges_by_feature.values()) if not edges]
+    return bucketizer.transform(prepared).select(
+        *[F.col(c).cast("int").alias(c) for c in outputs], *kept
+    )
 
 
 def _shares(df, edges_by_feature: dict[str, list[float]]) -> tuple[int, dict[str, list[float]]]:
-    """(rows, {feature: share of rows in each bin}) in one aggregation. Each feature's bin is
-    computed once, in a projection, and the aggregation counts bins of those columns: counting
-    over the nested bin expressions themselves made one expression of thousands of branches
-    (3.8 s against 2.5 s for one aggregation of the 1 M scoring snapshot, 22 features)."""
+    """(rows, {feature: share of rows in each bin}) in one aggregation: the bins of all
+    features side by side, exploded into (feature, bin) pairs and counted."""
     from pyspark.sql import functions as F
 
     features = list(edges_by_feature.items())
-    binned = df.select(*[_bin_expression(feature, edges).alias(f"__bin{i}")
-                         for i, (feature, edges) in enumerate(features)])  # fmt: skip
-    aggregates = [F.count(F.lit(1)).alias("__rows")]
-    for i, (feature, edges) in enumerate(features):
-        for b in range(len(edges) + 1):
-            aggregates.append(F.count(F.when(F.col(f"__bin{i}") == b, 1)).alias(f"{feature}__{b}"))
-    row = binned.agg(*aggregates).first().asDict()
-    rows = int(row.pop("__rows") or 0)
+    binned = _binned(df, edges_by_feature)
+    pairs = binned.select(
+        F.posexplode(F.array(*[F.col(f"__bin{i}") for i in range(len(features))])).alias(
+            "feature", "bin"
+        )
+    )
+    counted = pairs.groupBy("feature", "bin").agg(F.count("*").alias("n")).collect()
+    counts = {(r["feature"], r["bin"]): r["n"] for r in counted}
+    rows = sum(n for (feature, _), n in counts.items() if feature == 0)
     shares = {
-        feature: [(row[f"{feature}__{b}"] or 0) / rows if rows else 0.0
-                  for b in range(len(edges) + 1)]
-        for feature, edges in edges_by_feature.items()
-    }  # fmt: skip
+        feature: [counts.get((i, b), 0) / rows if rows else 0.0 for b in range(len(edges) + 1)]
+        for i, (feature, edges) in enumerate(features)
+    }
     return rows, shares
 
 
