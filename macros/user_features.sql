@@ -56,7 +56,6 @@
         select
             user_id,
             count(distinct product_id) as n_products,
-            count(distinct category_id) as n_categories,
             count(distinct brand) as n_brands
         from product_days
         group by user_id
@@ -68,12 +67,18 @@
         select
             user_id,
             category_id as favourite_category_id,
-            category_events as favourite_category_events
+            category_events as favourite_category_events,
+            n_categories
         from (
+            -- n_categories: the user's category groups with a category, which is
+            -- count(distinct category_id); counted here, a third count(distinct) in
+            -- product_counts made its aggregation handle every row three times (scoring
+            -- snapshot of the 10 M benchmark: 21 s against 15 s)
             select
                 user_id,
                 category_id,
-                sum(n_events) as category_events
+                sum(n_events) as category_events,
+                count(category_id) over (partition by user_id) as n_categories
             from product_days
             group by user_id, category_id
         ) as category_totals
@@ -120,7 +125,7 @@
         event_counts.n_removes_from_cart,
         event_counts.n_purchases,
         product_counts.n_products,
-        product_counts.n_categories,
+        favourite_categories.n_categories,
         product_counts.n_brands,
         session_stats.n_sessions,
         event_counts.n_active_days,
