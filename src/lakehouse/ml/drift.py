@@ -36,7 +36,7 @@ def _binned(df, edges_by_feature: dict[str, list[float]]):
     inputs, names, outputs, splits, constant = [], [], [], [], []
     for i, (feature, edges) in enumerate(edges_by_feature.items()):
         if not edges:  # a feature without cut points has one bin
-            constant.append(F.lit(0).alias(f"__bin{i}"))
+            constant.append(f"__bin{i}")
             continue
         value = F.col(feature).cast("double")
         inputs.append(
@@ -48,13 +48,12 @@ def _binned(df, edges_by_feature: dict[str, list[float]]):
         names.append(f"__in{i}")
         outputs.append(f"__bin{i}")
         splits.append([float("-inf"), *edges, float("inf")])
-    prepared = df.select(*inputs, *constant)
+    prepared = df.select(*inputs, *[F.lit(0).alias(c) for c in constant])
     if not inputs:
         return prepared
     bucketizer = Bucketizer(splitsArray=splits, inputCols=names, outputCols=outputs)
-    kept = [f"__bin{i}" for i, edges in enumerate(edges_by_feature.values()) if not edges]
     return bucketizer.transform(prepared).select(
-        *[F.col(c).cast("int").alias(c) for c in outputs], *kept
+        *[F.col(c).cast("int").alias(c) for c in outputs], *constant
     )
 
 
