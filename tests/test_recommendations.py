@@ -235,6 +235,85 @@ def test_the_baselines_recommend_as_worked_by_hand(spark, method):
     assert got == EXPECTED[method]
 
 
+def _category_popular_by_hand(baskets, category, users, k):
+    """category_popular's lists worked out in plain Python, without the cuts the Spark code
+    makes to keep its candidates few: {user: [(product_id, source)]}. `baskets` is {user:
+    {product: (strength, carted)}}."""
+    popularity = {}
+    for basket in baskets.values():
+        for product_id, (_, carted) in basket.items():
+            popularity[product_id] = popularity.get(product_id, 0) + (1 if carted else 0)
+    popularity = {p: float(n) for p, n in popularity.items() if n}
+    popular = sorted(popularity, key=lambda p: (-popularity[p], p))[: recommend.POPULAR_POOL]
+    listed = {}  # category -> [(product, share)], the category's best first
+    for c in set(category.values()):
+        members = sorted((p for p in popularity if category[p] == c),
+                         key=lambda p: (-popularity[p], p))  # fmt: skip
+        total = sum(popularity[p] for p in members)
+        listed[c] = [(p, popularity[p] / total)
+                     for p in members[: recommend.PRODUCTS_PER_CATEGORY]]  # fmt: skip
+    lists = {}
+    for user in users:
+        basket = baskets.get(user, {})
+        strength = {}
+        for product_id, (weight, _) in basket.items():
+            strength[category[product_id]] = strength.get(category[product_id], 0.0) + weight
+        total = sum(strength.values())
+        chosen = sorted(strength, key=lambda c: (-strength[c], c))[
+            : recommend.CATEGORIES_PER_USER]  # fmt: skip
+        found = sorted(((strength[c] / total) * share, p)
+                       for c in chosen for p, share in listed.get(c, [])
+                       if p not in basket)  # fmt: skip
+        ranked = [(p, "category_popular") for _, p in sorted(found, key=lambda x: (-x[0], x[1]))]
+        ranked += [(p, "popular") for p in popular
+                   if p not in basket and p not in {q for q, _ in ranked}]  # fmt: skip
+        lists[user] = ranked[:k]
+    return lists
+
+
+@pytest.mark.parametrize("k", [2, 5])
+def test_category_popular_keeps_the_top_k_of_every_candidate(spark, k):
+    """Random baskets over categories of 2 to 60 products (so some list fewer products than a
+    user needs, and popularity ties are common), some users in more categories than are kept:
+    the Spark lists, cut by depth and by each user's score floor, equal the lists ranked from
+    every candidate by hand."""
+    import random
+
+    rng = random.Random(k)
+    category, next_product = {}, 1
+    for c, size in enumerate([2, 3, 5, 8, 12, 20, 26, 30, 40, 60, 4, 7, 15, 33, 50], start=1):
+        for _ in range(size):
+            category[next_product], next_product = c * 10, next_product + 1
+    catalogue = sorted(category)
+    baskets = {
+        user: {p: (float(rng.randint(1, 9)), rng.random() < 0.4)
+               for p in rng.sample(catalogue, rng.choice([1, 2, 4, 8, 20, 60]))}
+        for user in range(1, 301)
+    }  # fmt: skip
+    users = [*baskets, 9001, 9002]  # two users with no history
+    interactions = spark.createDataFrame(
+        [(u, p, w, int(carted), 0) for u, basket in baskets.items()
+         for p, (w, carted) in basket.items()],
+        "user_id bigint, product_id bigint, interaction_strength double, n_carts bigint, "
+        "n_purchases bigint",
+    )  # fmt: skip
+    products = spark.createDataFrame(list(category.items()),
+                                     "product_id bigint, category_id bigint")  # fmt: skip
+    scored = spark.createDataFrame([(u,) for u in users], "user_id bigint")
+    popular = recommend.popular_products(interactions, limit=recommend.POPULAR_POOL)
+    fitted, _ = recommend.fit("category_popular", interactions, products, {}, 0)
+    recs = recommend.recommend("category_popular", fitted, interactions, products, scored,
+                               popular, 2, k)  # fmt: skip
+    got = {u: [] for u in users}
+    for r in recs.orderBy("user_id", "recommendation_rank").collect():
+        got[r.user_id].append((r.product_id, r.source))
+    expected = _category_popular_by_hand(baskets, category, users, k)
+    assert got == expected
+    # the example exercises what it is for: lists cut by a floor and lists topped up
+    sources = {source for ranked in got.values() for _, source in ranked}
+    assert sources == {"category_popular", "popular"}
+
+
 def _files(source: str) -> dict[str, tuple[str, int]]:
     """Every file under a version's local source folder: its digest and modification time."""
     root = Path(source.removeprefix("file://"))

@@ -74,7 +74,9 @@ def load(model_name: str, version: int | str):
     return ALSModel.load(tracking.model_location(model_name, str(version)))
 
 
-# What every method and the popular list read of the interactions.
+# What every method and the popular list read of the interactions, one row per user and
+# product (the grain of every slv_user_product_interactions* model), so users are counted
+# with count(*), not count(distinct).
 INTERACTION_COLUMNS = ("user_id", "product_id", "interaction_strength", "n_carts", "n_purchases")
 
 
@@ -91,7 +93,7 @@ def popular_products(interactions, limit: int | None):
     from pyspark.sql import functions as F
 
     converted = interactions.where((F.col("n_carts") > 0) | (F.col("n_purchases") > 0))
-    counts = converted.groupBy("product_id").agg(F.countDistinct("user_id").alias("popularity"))
+    counts = converted.groupBy("product_id").agg(F.count("*").alias("popularity"))
     counts = counts.withColumn("popularity", F.col("popularity").cast("double"))
     if limit is None:
         return counts
@@ -250,44 +252,61 @@ def _item_neighbours(interactions):
 
 
 def _category_candidates(fitted, interactions, products, warm, k: int):
-    """category_popular's products for the `warm` users: (user_id, product_id, score), score =
-    the user's share of strength in the category x the product's share of the category.
+    """category_popular's products for the `warm` users: (candidates: user_id, product_id,
+    score; covered: the user_id of every user sure to get k of them unseen), score = the
+    user's share of strength in the category x the product's share of the category.
 
-    Within a category every user's order is the category's own (by product_share), so a user
-    who has seen s of a category's listed products needs only its first k + s: the deeper ones
-    can never reach the user's top k. At 1 M events that keeps a fraction of the 3.2 million
-    candidates that the final ranking would otherwise sort, with the same top k."""
+    Two exact cuts keep the candidates few. Within a category every user's order is the
+    category's own (by product_share), so a user who has seen s of a category's listed
+    products needs only its first k + s: at least k of them are unseen, and the deeper ones
+    can never reach the user's top k. The k-th best unseen score is then at least the floor
+    user_share x the share at depth k + s of such a category (the best floor over the user's
+    categories that list that many products), so a candidate scoring below the floor cannot
+    reach the top k either, and a user with a floor needs no popular fill. On the 10 M
+    benchmark's scoring snapshot (364,406 users): 5.7 million candidates instead of 12.9
+    million, popular fill for 517 users instead of all, the same lists (tests compare them
+    with lists ranked by hand from every candidate)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    touched = interactions.join(warm.select("user_id"), "user_id")
+    # per user and category: the strength, and how many of its listed products the user saw
+    listed = fitted.select("product_id", F.lit(1).alias("listed"))
     per_category = (
-        touched.join(products.select("product_id", "category_id"), "product_id")
+        interactions.join(warm.select("user_id"), "user_id")
+        .join(products.select("product_id", "category_id"), "product_id")
+        .join(F.broadcast(listed), "product_id", "left")
         .groupBy("user_id", "category_id")
-        .agg(F.sum("interaction_strength").alias("strength"))
-    )
+        .agg(F.sum("interaction_strength").alias("strength"),
+             F.count("listed").alias("seen_listed"))
+    )  # fmt: skip
     user = Window.partitionBy("user_id")
     strongest = user.orderBy(F.desc("strength"), F.asc("category_id"))
-    shares = (
+    depth = (
         per_category.withColumn("user_share", F.col("strength") / F.sum("strength").over(user))
         .withColumn("rank", F.row_number().over(strongest))
         .where(F.col("rank") <= CATEGORIES_PER_USER)
+        .withColumn("depth", F.lit(k) + F.col("seen_listed"))
     )
-    seen_listed = (
-        touched.select("user_id", "product_id")
-        .join(F.broadcast(fitted.select("product_id", "category_id")), "product_id")
-        .groupBy("user_id", "category_id")
-        .agg(F.count("*").alias("seen_listed"))
-    )
-    depth = shares.join(seen_listed, ["user_id", "category_id"], "left").withColumn(
-        "depth", F.lit(k) + F.coalesce(F.col("seen_listed"), F.lit(0))
-    )
-    return (
-        depth.join(F.broadcast(fitted), "category_id")
-        .where(F.col("category_rank") <= F.col("depth"))
-        .select("user_id", "product_id",
-                (F.col("user_share") * F.col("product_share")).alias("score"))
+    at_depth = fitted.select(
+        "category_id", F.col("category_rank").alias("depth"),
+        F.col("product_share").alias("share_at_depth"),
     )  # fmt: skip
+    # kept on the server: the candidates and the covered users both read it
+    floored = (
+        depth.join(F.broadcast(at_depth), ["category_id", "depth"], "left")
+        .withColumn("floor", F.max(F.col("user_share") * F.col("share_at_depth")).over(user))
+        .select("user_id", "category_id", "user_share", "depth", "floor")
+        .localCheckpoint(eager=True)
+    )
+    score = F.col("user_share") * F.col("product_share")
+    candidates = (
+        floored.join(F.broadcast(fitted), "category_id")
+        .where((F.col("category_rank") <= F.col("depth"))
+               & (F.col("floor").isNull() | (score >= F.col("floor"))))
+        .select("user_id", "product_id", score.alias("score"))
+    )  # fmt: skip
+    covered = floored.where(F.col("floor").isNotNull()).select("user_id").distinct()
+    return candidates, covered
 
 
 def _knn_candidates(fitted, interactions, warm):
@@ -318,7 +337,7 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
     from pyspark.sql import functions as F
 
     seen = interactions.select("user_id", "product_id")
-    history = interactions.groupBy("user_id").agg(F.countDistinct("product_id").alias("n"))
+    history = interactions.groupBy("user_id").agg(F.count("*").alias("n"))
     seen_popular = (
         seen.join(F.broadcast(popular.select("product_id")), "product_id")
         .groupBy("user_id")
@@ -330,7 +349,21 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
         .join(seen_popular, "user_id", "left")
         .fillna(0, ["n", "n_popular"])
     )
-    fill = users.join(
+    found, covered = None, None
+    if method != "popular":
+        needed = min_products if method == "als" else 1
+        warm = users.where(F.col("n") >= needed)
+        if method == "als":
+            found = _als_candidates(
+                fitted, warm.select(F.col("user_id").cast("int").alias("user_id"), "n"), seen, k
+            )
+        elif method == "category_popular":
+            found, covered = _category_candidates(fitted, interactions, products, warm, k)
+        else:
+            found = _knn_candidates(fitted, interactions, warm)
+    # popular products for the users the method may leave short (a covered user is sure of k)
+    short = users if covered is None else users.join(covered, "user_id", "left_anti")
+    candidates = short.join(
         F.broadcast(popular),
         F.col("popularity_rank") <= F.lit(k) + F.col("n_popular"),
     ).select(
@@ -340,22 +373,11 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
         F.lit("popular").alias("source"),
         F.col("popularity_rank").alias("priority"),
     )
-    candidates = fill
-    if method != "popular":
-        needed = min_products if method == "als" else 1
-        warm = users.where(F.col("n") >= needed)
-        if method == "als":
-            found = _als_candidates(
-                fitted, warm.select(F.col("user_id").cast("int").alias("user_id"), "n"), seen, k
-            )
-        elif method == "category_popular":
-            found = _category_candidates(fitted, interactions, products, warm, k)
-        else:
-            found = _knn_candidates(fitted, interactions, warm)
+    if found is not None:
         candidates = found.select(
             "user_id", "product_id", F.col("score").cast("double").alias("score"),
             F.lit(method).alias("source"), F.lit(0).alias("priority"),
-        ).unionByName(fill)  # fmt: skip
+        ).unionByName(candidates)  # fmt: skip
     candidates = candidates.join(seen, ["user_id", "product_id"], "left_anti")
     # One row per product (the method's first), then the best k: the method's by score, then
     # popular by rank.
