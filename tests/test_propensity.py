@@ -299,6 +299,9 @@ def test_an_equal_model_fails_the_gate_and_keeps_the_champion(project_build, spa
     assert mlflow_client.get_model_version_by_alias(MODEL, "champion").version == before
     version = mlflow_client.get_model_version(MODEL, str(winner["registered_version"]))
     assert version.tags["gate_decision"] == winner["gate_decision"]
+    # the kept champion records the retraining that kept it: the cadence counts from it
+    kept = mlflow_client.get_model_version(MODEL, before)
+    assert kept.tags[tracking.KEPT_FOR] == "2019-11-30"
 
 
 @pytest.mark.slow  # a retraining or restart story: `make test-all` and CI run it

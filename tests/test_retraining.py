@@ -68,3 +68,33 @@ def test_the_latest_evaluated_run_date_is_each_models_realised_quality():
         "r": retraining.Realised(date(2019, 11, 10), 1, 0.8),
     }
     assert retraining.latest_realised([]) == {}
+
+
+def test_the_cadence_counts_from_the_latest_retraining_that_kept_the_champion():
+    """A champion trained 9 days ago that a retraining kept 3 days ago (its challenger did not
+    pass the gate) is not due: retraining again every day after the cadence would repeat a
+    search a week's data has not changed. Due once that retraining is a cadence old."""
+    kept = date(2019, 12, 3)
+    assert retraining.reasons_to_retrain(POLICY, _decision(age=9), kept) == []
+    assert retraining.reasons_to_retrain(POLICY, _decision(age=9), date(2019, 11, 29)) == [
+        "champion v4 is 9 days old, and the retraining of 2019-11-29 that kept it was 7 days "
+        "ago (retrain_every_days 7)"
+    ]
+
+
+def test_only_a_retraining_after_the_training_and_not_after_the_run_date_counts():
+    from types import SimpleNamespace as Version
+
+    from lakehouse.ml import tracking
+
+    trained, run = date(2019, 11, 30), date(2019, 12, 8)
+
+    def kept(tag):
+        return retraining.last_kept(Version(tags={tracking.KEPT_FOR: tag} if tag else {}),
+                                    trained, run)  # fmt: skip
+
+    assert kept(None) is None
+    assert kept("2019-12-07") == date(2019, 12, 7)
+    assert kept("2019-12-08") == date(2019, 12, 8)
+    assert kept("2019-11-30") is None  # the training date's own search: age says it all
+    assert kept("2019-12-09") is None  # a later run date's retraining (a backfill runs before it)

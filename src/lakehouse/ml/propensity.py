@@ -582,12 +582,15 @@ def gate(spark, search: Search, winner: Candidate, model_name: str,
         return evaluation.paired_bootstrap_gain(labels, new, old, average_precision_score,
                                                 seed=search.seed)  # fmt: skip
 
+    current = tracking.champion(model_name)
     promote, decision = gate_decision(
         int(version.version), winner.metrics.get(GATE_METRIC, -1.0),
-        tracking.champion(model_name), compare, force_promote, min_improvement,
+        current, compare, force_promote, min_improvement,
     )  # fmt: skip
     if promote:
         tracking.promote(model_name, version.version, reason=decision)
+    elif current is not None:  # the retraining's cadence restarts from this date (retraining)
+        tracking.record_kept(model_name, current, search.data_tags["run_date"])
     winner.is_champion = promote
     winner.gate_decision = decision
     client = MlflowClient()

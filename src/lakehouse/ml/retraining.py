@@ -1,7 +1,9 @@
 """When to retrain: the decision of one run date for each registered model.
 
 A model is retrained when it has no champion, when its champion is older than the cadence
-(var `retrain_every_days`: the run date minus the run date the champion was trained for), when
+(var `retrain_every_days`: the run date minus the run date the champion was trained for, or
+minus the latest retraining that kept it, when its challenger did not pass the gate: a champion
+that keeps winning is challenged once per cadence, not every day after its first), when
 a feature has drifted (the population stability index of any feature between the champion's
 training data and today's scoring snapshot exceeds var `retrain_max_psi`), when the champion's
 realised quality fell (the AUC-ROC of its latest scoring run date whose predicted window has
@@ -145,13 +147,14 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
             f"{model_name} (v{current.version}) was trained for: run backfills in date order, "
             "or rerun only dates already run"
         )
+    kept = last_kept(current, trained_on, run_date)
     psi = drift.psi(tracking.feature_reference(model_name, current.version), scoring_set)
     worst = max(psi, key=psi.get)
     decision = Decision(run_date, model_name, False, "", int(current.version), trained_on, age,
                         psi[worst], worst, feature_psi=psi)  # fmt: skip
     if realised is not None and realised.version == decision.champion_version:
         decision.realised_run_date, decision.realised_auc_roc = realised.run_date, realised.auc_roc
-    reasons = reasons_to_retrain(policy, decision)
+    reasons = reasons_to_retrain(policy, decision, kept)
     if reasons and training_problem:
         wanted = "; ".join(reasons)
         decision.reason = (f"kept champion v{current.version}: would retrain ({wanted}) but "
@@ -159,10 +162,12 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
     elif reasons:
         decision.retrained, decision.reason = True, "; ".join(reasons)
     else:
+        since = (f", kept by the retraining of {kept} ({_days((run_date - kept).days)} ago)"
+                 if kept else "")  # fmt: skip
         decision.reason = (
-            f"kept champion v{current.version}: trained for {trained_on}, {_days(age)} old "
-            f"(retrain_every_days {policy.every_days}); largest PSI {psi[worst]:.3f} on {worst} "
-            f"(retrain_max_psi {policy.max_psi})"
+            f"kept champion v{current.version}: trained for {trained_on}, {_days(age)} old"
+            f"{since} (retrain_every_days {policy.every_days}); largest PSI {psi[worst]:.3f} on "
+            f"{worst} (retrain_max_psi {policy.max_psi})"
         )
         if decision.realised_auc_roc is not None:
             decision.reason += (
@@ -172,15 +177,28 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
     return decision
 
 
-def reasons_to_retrain(policy: Policy, decision: Decision) -> list[str]:
+def last_kept(champion, trained_on: date, run_date: date) -> date | None:
+    """The run date of the latest retraining that kept `champion` (a registry entry; its
+    tracking.KEPT_FOR tag) when it falls after its training date and not after `run_date`;
+    else None."""
+    tag = champion.tags.get(tracking.KEPT_FOR)
+    kept = date.fromisoformat(tag) if tag else None
+    return kept if kept is not None and trained_on < kept <= run_date else None
+
+
+def reasons_to_retrain(policy: Policy, decision: Decision, kept: date | None = None) -> list[str]:
     """Why the champion of `decision` (its age, largest PSI and realised quality filled in)
-    should be retrained under `policy`, one phrase per reason; empty: keep it."""
+    should be retrained under `policy`, one phrase per reason; empty: keep it. `kept`: the
+    latest retraining that kept the champion (last_kept), from which the cadence counts."""
     reasons = []
     if policy.force:
         reasons.append("forced by var force_retrain")
-    if decision.champion_age_days >= policy.every_days:
-        reasons.append(f"champion v{decision.champion_version} is "
-                       f"{_days(decision.champion_age_days)} old "
+    age = decision.champion_age_days
+    due = age if kept is None else (decision.run_date - kept).days
+    if due >= policy.every_days:
+        since = (f", and the retraining of {kept} that kept it was {_days(due)} ago"
+                 if kept else "")  # fmt: skip
+        reasons.append(f"champion v{decision.champion_version} is {_days(age)} old{since} "
                        f"(retrain_every_days {policy.every_days})")  # fmt: skip
     psi = decision.max_feature_psi
     if psi > policy.max_psi:

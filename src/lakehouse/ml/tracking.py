@@ -175,6 +175,22 @@ def promote(
     client.set_registered_model_alias(name, CHAMPION, str(version))
 
 
+# The tag on a champion that a retraining kept (its challenger did not pass the gate): the run
+# date of the latest such retraining. The cadence counts from it (lakehouse.ml.retraining).
+KEPT_FOR = "kept_by_retraining_for"
+
+
+def record_kept(name: str, champion_version, run_date: str) -> None:
+    """Records on `champion_version` (a registry entry) that the retraining of `run_date` kept
+    it; an earlier date (a backfill retraining again) leaves a later record alone."""
+    from mlflow import MlflowClient
+
+    earlier = champion_version.tags.get(KEPT_FOR)
+    if earlier is None or earlier < run_date:
+        MlflowClient().set_model_version_tag(name, str(champion_version.version), KEPT_FOR,
+                                             run_date)  # fmt: skip
+
+
 def rollback(name: str, to: str | None = None, reason: str = "rolled back by hand") -> str:
     """Moves the champion alias of `name` back to version `to`, by default to the champion
     before the current one (its `previous_champion` tag). The demoted version is tagged
