@@ -159,6 +159,22 @@ def test_a_rerun_of_a_date_changes_nothing(first_day, dbt, spark):
             (PROPENSITY, RECOMMENDER)} == {PROPENSITY: 0, RECOMMENDER: 0}  # fmt: skip
 
 
+def test_a_build_tests_the_keys_of_the_partitions_it_rewrote(first_day, dbt, spark):
+    """The key test of a daily aggregate, in a build that rewrites one date, reads that date's
+    partition alone (the files written since the build started); `dbt test` reads them all."""
+    day, table = first_day["day"], "silver.slv_user_product_daily"
+    rows = spark.table(table).count()
+    spark.sql(f"delete from {table} where event_date = date'{day}'")  # the date to rebuild
+    dbt(["build", "-s", "slv_user_product_daily", "--vars",
+         json.dumps({"run_date": day.isoformat()})])  # fmt: skip
+    assert spark.table(table).count() == rows  # the date came back whole
+    (key,) = dbt.target.rglob("run/**/unique_combination_slv_user_pr_*.sql")
+    assert re.search(rf"where event_date in \(date'{day}'\)\s+group by", key.read_text())
+    dbt(["test", "-s", "slv_user_product_daily"])
+    (key,) = dbt.target.rglob("run/**/unique_combination_slv_user_pr_*.sql")
+    assert "event_date in" not in key.read_text() and "where" not in key.read_text()
+
+
 def _decide(dbt, day: date, select: str = "+ml_retraining_decisions", **extra_vars):
     """The decision of `day` and what it reads (by default bronze, silver and the scoring
     snapshot), without the training or scoring that follows it."""

@@ -1,10 +1,19 @@
-{#- Fails for every combination of `columns` that occurs more than once (a composite key). -#}
-{% test unique_combination(model, columns) %}
+{#-
+    Fails for every combination of `columns` that occurs more than once (a composite key).
+    With `partition_column` (a table rewritten by partition whose key includes that column),
+    a build of the table reads only the partitions it rewrote
+    (macros/loaded_by_this_build.sql: partitions_written_by_this_build); elsewhere the whole
+    table.
+-#}
+{% test unique_combination(model, columns, partition_column=none) %}
 
 select
     {{ columns | join(', ') }},
     count(*) as occurrences
 from {{ model }}
+{%- if partition_column %}
+where {{ partitions_written_by_this_build(model, partition_column) }}
+{%- endif %}
 group by {{ columns | join(', ') }}
 having count(*) > 1
 
