@@ -11,9 +11,7 @@ select
     {{ columns | join(', ') }},
     count(*) as occurrences
 from {{ model }}
-{%- if partition_column %}
-where {{ partitions_written_by_this_build(model, partition_column) }}
-{%- endif %}
+where {{ partitions_written_by_this_build(model, partition_column) if partition_column else 'true' }}
 group by {{ columns | join(', ') }}
 having count(*) > 1
 
