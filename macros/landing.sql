@@ -189,18 +189,43 @@
     {%- if not names -%}{{ return('false') }}{%- endif -%}
     {%- set listed = [] -%}
     {%- for name in names -%}{%- do listed.append(sql_string(name) | trim) -%}{%- endfor -%}
-    {%- set in_list = '(' ~ listed | join(', ') ~ ')' -%}
+    {%- set names_in = '(' ~ listed | join(', ') ~ ')' -%}
     {%- set loaded = '' -%}
     {%- if is_incremental() -%}
         {%- set loaded = ' and source_file not in (select distinct t.source_file from '
-            ~ this ~ ' as t where t.source_file in ' ~ in_list ~ ')' -%}
+            ~ this ~ ' as t where t.source_file in ' ~ names_in ~ ')' -%}
     {%- endif -%}
     {%- set rows = run_query(
         'select source_file from ' ~ contents ~ ' where duplicate_of is null'
-        ~ ' and source_file in ' ~ in_list ~ loaded
+        ~ ' and source_file in ' ~ names_in ~ loaded
     ) -%}
-    {%- if rows | length == 0 -%}{{ return('false') }}{%- endif -%}
+    {{ return(in_list('source_file', rows | map(attribute=0) | list)) }}
+{%- endmacro %}
+
+
+{#-
+    `column in ('a', ...)` for the string `values`, a literal list that Delta prunes files by
+    (their column statistics) where a subquery would read every file; `false` for none.
+-#}
+{% macro in_list(column, values) -%}
+    {%- if not values -%}{{ return('false') }}{%- endif -%}
     {%- set quoted = [] -%}
-    {%- for row in rows -%}{%- do quoted.append(sql_string(row[0]) | trim) -%}{%- endfor -%}
-    {{ return('source_file in (' ~ quoted | join(', ') ~ ')') }}
+    {%- for value in values -%}{%- do quoted.append(sql_string(value) | trim) -%}{%- endfor -%}
+    {{ return(column ~ ' in (' ~ quoted | join(', ') ~ ')') }}
+{%- endmacro %}
+
+
+{#-
+    The filter of brz_file_loads on brz_event_lines: `source_file in (...)` for the files of
+    brz_file_contents that match `audited` (a predicate: not audited yet), asked when the
+    audit runs; `false` when there is none. A literal list lets Delta skip every other load's
+    files by their source_file statistics: an `in (select ...)` read all of brz_event_lines,
+    6 to 8 s of every daily run at 10 M events.
+-#}
+{% macro files_to_audit(audited) -%}
+    {%- if not execute -%}{{ return('false') }}{%- endif -%}
+    {%- set rows = run_query(
+        'select source_file from ' ~ ref('brz_file_contents') ~ ' where ' ~ audited
+    ) -%}
+    {{ return(in_list('source_file', rows | map(attribute=0) | list)) }}
 {%- endmacro %}

@@ -68,6 +68,9 @@ def first_day(project_build, spark, dbt, settings):
 def test_a_daily_run_reads_only_the_new_file(first_day, dbt, spark):
     compiled = next(dbt.target.rglob("run/**/brz_landed_lines.sql")).read_text()
     assert [name for _, name in landing_files_read(compiled)] == [first_day["file"]]
+    # the audit reads the parsed lines of that file by its name, a literal Delta skips by
+    audit = next(dbt.target.rglob("compiled/**/brz_file_loads.sql")).read_text()
+    assert f"where source_file in ('{first_day['file']}')" in audit
     loads = spark.table("bronze.brz_file_loads").where(f"source_file = '{first_day['file']}'")
     assert [r.load_status for r in loads.collect()] == ["loaded"]
 

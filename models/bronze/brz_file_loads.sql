@@ -13,6 +13,8 @@
 
 {%- set audited = "source_file not in (select t.source_file from " ~ this
     ~ " as t where t.load_status in ('loaded', 'duplicate'))" if is_incremental() else "true" %}
+{#- The parsed lines of those files are read by a literal list of their names (files_to_audit)
+    that Delta skips every other load's files by. #}
 
 with
 
@@ -37,7 +39,7 @@ parsed as (
         max(case when reject_reason is null then event_date end) as last_event_date,
         max(loaded_at) as loaded_at
     from {{ ref('brz_event_lines') }}
-    where source_file in (select c.source_file from contents as c)
+    where {{ files_to_audit(audited) }}
     group by source_file
 
 ),
