@@ -24,12 +24,10 @@ final as (
         registered_model_name,
         champion_version,
 
-        -- the drift of each feature
-        feature,
-        psi
+        -- the drift of each feature: feature, psi
+        explode(feature_psi) as (feature, psi)
 
     from decisions
-    lateral view explode(feature_psi) as feature, psi
 
 )
 
