@@ -15,7 +15,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from conftest import TEST_VARS
-from lakehouse.ml import drift, propensity, tracking
+from lakehouse.ml import drift, propensity, retraining, tracking
 from lakehouse.ml.connect import release
 from lakehouse.ml.connect import table_version as table_version_of
 from lakehouse.platform import server
@@ -122,6 +122,13 @@ def test_every_candidate_run_logs_params_metrics_curves_and_data_version(
             assert not {"roc_curve.png", "model"} & artifacts, artifacts
         if row["registered_version"] is not None:  # what drift is measured against
             assert tracking.FEATURE_REFERENCE in artifacts
+            # with the day its features end: prediction_days before the run date, how long a
+            # drift waits after a retraining that answered one (lakehouse.ml.retraining)
+            reference = tracking.feature_reference(MODEL, row["registered_version"])
+            ends = train.select(F.max("features_end_date")).first()[0]
+            assert reference["features_end_date"] == ends.isoformat()
+            lag = retraining.data_lag_days(reference, date(2019, 11, 30))
+            assert lag == (date(2019, 11, 30) - ends).days > 0
 
 
 def test_scores_predict_forward_from_the_scoring_snapshot_with_the_champion(

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TEST_VARS
-from lakehouse.ml import recommend, tracking
+from lakehouse.ml import recommend, retraining, tracking
 
 MODEL = "ecom_product_recommender"
 K = 5  # var recommendations_per_user
@@ -149,6 +149,9 @@ def test_the_shipped_method_is_registered_as_the_champion_and_recommends(evaluat
     assert own.data.params["method"] == shipped.method
     artifacts = {a.path for a in client.list_artifacts(registered.run_id)}
     assert tracking.FEATURE_REFERENCE in artifacts
+    # referenced on the run date's scoring snapshot: a drift is never held for newer data
+    reference = tracking.feature_reference(MODEL, registered.version)
+    assert retraining.data_lag_days(reference, date(2019, 11, 30)) == 0
     assert (tracking.MODEL_ARTIFACT if shipped.method == "als"
             else tracking.RECOMMENDER_ARTIFACT) in artifacts  # fmt: skip
     assert registered.source.startswith(own.info.artifact_uri)

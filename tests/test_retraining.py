@@ -98,3 +98,35 @@ def test_only_a_retraining_after_the_training_and_not_after_the_run_date_counts(
     assert kept("2019-12-08") == date(2019, 12, 8)
     assert kept("2019-11-30") is None  # the training date's own search: age says it all
     assert kept("2019-12-09") is None  # a later run date's retraining (a backfill runs before it)
+
+
+def test_a_drift_the_last_retraining_already_answered_waits_for_newer_training_data():
+    """The propensity model's training features end 30 days (prediction_days) before its run
+    date. A champion retrained on 2019-12-12 for a drift is not retrained for drift again until
+    a training snapshot can hold a day after 12-12 (2020-01-11): before that every retraining
+    trained on older days, and the drift rule fired every day (10 M benchmark state). The first
+    drift, a retraining that saw none, and a model with no lag are never held."""
+    answered = date(2019, 12, 12)
+    held = retraining.drift_held_until
+    assert held(date(2019, 12, 13), answered, 0.211, 30, 0.2) == date(2020, 1, 11)
+    assert held(date(2020, 1, 10), answered, 0.211, 30, 0.2) == date(2020, 1, 11)
+    assert held(date(2020, 1, 11), answered, 0.211, 30, 0.2) is None
+    assert held(date(2019, 12, 13), answered, 0.15, 30, 0.2) is None  # it saw no drift
+    assert held(date(2019, 12, 13), answered, None, 30, 0.2) is None  # no recorded PSI
+    assert held(date(2019, 12, 13), answered, 0.3, 0, 0.2) is None  # the recommender
+    assert held(date(2019, 12, 13), answered, 0.3, None, 0.2) is None  # an older reference
+
+
+def test_a_held_drift_gives_no_reason_and_the_cadence_still_does():
+    drifted = _decision(age=1, psi=0.259)
+    assert retraining.reasons_to_retrain(POLICY, drifted, drift_held=date(2020, 1, 11)) == []
+    assert retraining.reasons_to_retrain(
+        POLICY, _decision(age=7, psi=0.259), drift_held=date(2020, 1, 11)
+    ) == ["champion v4 is 7 days old (retrain_every_days 7)"]
+
+
+def test_the_lag_is_read_from_the_reference():
+    trained = date(2019, 12, 12)
+    assert retraining.data_lag_days({"features_end_date": "2019-11-12"}, trained) == 30
+    assert retraining.data_lag_days({"features_end_date": "2019-12-12"}, trained) == 0
+    assert retraining.data_lag_days({"rows": 10}, trained) is None

@@ -3,9 +3,10 @@ registered model (grain: run_date, registered_model_name).
 
 Retrains when there is no champion, the champion is older than var retrain_every_days, a
 feature's PSI between the champion's training data and today's scoring snapshot exceeds var
-retrain_max_psi, the champion's latest realised AUC-ROC is below var retrain_min_auc, or var
-force_retrain is set; otherwise keeps the champion and says why. A rerun of a date returns its
-recorded decisions. The logic is in `lakehouse.ml.retraining`.
+retrain_max_psi (unless its latest retraining already answered a drift: see
+retraining.drift_held_until), the champion's latest realised AUC-ROC is below var
+retrain_min_auc, or var force_retrain is set; otherwise keeps the champion and says why. A
+rerun of a date returns its recorded decisions. The logic is in `lakehouse.ml.retraining`.
 
 The realised quality is `gold.ml_model_monitoring` as the earlier runs left it, read as the
 source `gold_history` (a ref would close a loop: monitoring reads the scores, which follow

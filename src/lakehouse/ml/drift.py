@@ -80,13 +80,21 @@ def _shares(df, edges_by_feature: dict[str, list[float]]) -> tuple[int, dict[str
 
 
 def reference(df, features: list[str]) -> dict:
-    """The reference distribution of `features` in `df`: decile cut points and bin shares."""
+    """The reference distribution of `features` in `df`: decile cut points and bin shares, and
+    the last day its features cover (`features_end_date`, ISO) when `df` has that column: how
+    far behind its run date a model's training data ends (lakehouse.ml.retraining)."""
+    from pyspark.sql import functions as F
+
     probabilities = [i / BINS for i in range(1, BINS)]
     quantiles = df.approxQuantile(features, probabilities, 0.001)
     edges = {f: _edges(q) for f, q in zip(features, quantiles, strict=True)}
     rows, shares = _shares(df, edges)
-    return {"rows": rows, "features": {f: {"edges": edges[f], "shares": shares[f]}
-                                       for f in features}}  # fmt: skip
+    found = {"rows": rows, "features": {f: {"edges": edges[f], "shares": shares[f]}
+                                        for f in features}}  # fmt: skip
+    if "features_end_date" in df.columns:
+        end = df.agg(F.max("features_end_date")).first()[0]
+        found["features_end_date"] = None if end is None else end.isoformat()
+    return found
 
 
 def psi(ref: dict, df) -> dict[str, float]:

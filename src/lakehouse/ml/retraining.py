@@ -5,11 +5,11 @@ A model is retrained when it has no champion, when its champion is older than th
 minus the latest retraining that kept it, when its challenger did not pass the gate: a champion
 that keeps winning is challenged once per cadence, not every day after its first), when
 a feature has drifted (the population stability index of any feature between the champion's
-training data and today's scoring snapshot exceeds var `retrain_max_psi`), when the champion's
-realised quality fell (the AUC-ROC of its latest scoring run date whose predicted window has
-passed, from `gold.ml_model_monitoring` as the earlier runs left it, is below var
-`retrain_min_auc`), or when var `force_retrain` says so. Otherwise the champion is kept, and
-the decision says why in one line.
+training data and today's scoring snapshot exceeds var `retrain_max_psi`; drift_held_until is
+the one exception), when the champion's realised quality fell (the AUC-ROC of its latest
+scoring run date whose predicted window has passed, from `gold.ml_model_monitoring` as the
+earlier runs left it, is below var `retrain_min_auc`), or when var `force_retrain` says so.
+Otherwise the champion is kept, and the decision says why in one line.
 
 A decision is made once per run date: a rerun of the date reads the recorded decision again,
 so it trains nothing new and scores with the same version (unless `force_retrain`). A date
@@ -22,7 +22,7 @@ reason (`DataConditionError`).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 
 from lakehouse.errors import DataConditionError
 from lakehouse.ml import drift, tracking
@@ -130,9 +130,11 @@ def window_problem(found: dict[str, dict], names: list[str]) -> str | None:
 
 
 def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
-           training_problem: str | None, realised: Realised | None = None) -> Decision:  # fmt: skip
+           training_problem: str | None, realised: Realised | None = None,
+           retrainings: dict[date, float | None] | None = None) -> Decision:  # fmt: skip
     """The decision for one registered model on `run_date` (`realised`: the model's latest
-    realised quality, if any window it scored has passed)."""
+    realised quality, if any window it scored has passed; `retrainings`: the largest PSI that
+    each of its recorded retraining decisions saw, by run date)."""
     current = tracking.champion(model_name)
     if current is None:
         if training_problem:
@@ -148,13 +150,17 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
             "or rerun only dates already run"
         )
     kept = last_kept(current, trained_on, run_date)
-    psi = drift.psi(tracking.feature_reference(model_name, current.version), scoring_set)
+    reference = tracking.feature_reference(model_name, current.version)
+    psi = drift.psi(reference, scoring_set)
     worst = max(psi, key=psi.get)
+    answered = kept or trained_on  # the champion's latest retraining
+    held = drift_held_until(run_date, answered, (retrainings or {}).get(answered),
+                            data_lag_days(reference, trained_on), policy.max_psi)  # fmt: skip
     decision = Decision(run_date, model_name, False, "", int(current.version), trained_on, age,
                         psi[worst], worst, feature_psi=psi)  # fmt: skip
     if realised is not None and realised.version == decision.champion_version:
         decision.realised_run_date, decision.realised_auc_roc = realised.run_date, realised.auc_roc
-    reasons = reasons_to_retrain(policy, decision, kept)
+    reasons = reasons_to_retrain(policy, decision, kept, held)
     if reasons and training_problem:
         wanted = "; ".join(reasons)
         decision.reason = (f"kept champion v{current.version}: would retrain ({wanted}) but "
@@ -166,9 +172,18 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
                  if kept else "")  # fmt: skip
         decision.reason = (
             f"kept champion v{current.version}: trained for {trained_on}, {_days(age)} old"
-            f"{since} (retrain_every_days {policy.every_days}); largest PSI {psi[worst]:.3f} on "
-            f"{worst} (retrain_max_psi {policy.max_psi})"
+            f"{since} (retrain_every_days {policy.every_days}); "
         )
+        if held:
+            decision.reason += (
+                f"feature {worst} drifted (PSI {psi[worst]:.3f} > retrain_max_psi "
+                f"{policy.max_psi}), but the retraining of {answered} already answered a drift, "
+                f"and a retraining before {held} trains on no day after it (the features end "
+                f"{_days(data_lag_days(reference, trained_on))} before the run date)"
+            )
+        else:
+            decision.reason += (f"largest PSI {psi[worst]:.3f} on {worst} (retrain_max_psi "
+                                f"{policy.max_psi})")  # fmt: skip
         if decision.realised_auc_roc is not None:
             decision.reason += (
                 f"; realised AUC-ROC {decision.realised_auc_roc:.3f} on run date "
@@ -186,10 +201,38 @@ def last_kept(champion, trained_on: date, run_date: date) -> date | None:
     return kept if kept is not None and trained_on < kept <= run_date else None
 
 
-def reasons_to_retrain(policy: Policy, decision: Decision, kept: date | None = None) -> list[str]:
+def data_lag_days(reference: dict, trained_on: date) -> int | None:
+    """How many days before its run date a model's training features end: 0 for a model
+    referenced on the scoring snapshot of its run date (the recommender), prediction_days for
+    the propensity model (its training snapshot); None for a reference that does not record its
+    end date (registered before it did)."""
+    end = reference.get("features_end_date")
+    return None if end is None else (trained_on - date.fromisoformat(end)).days
+
+
+def drift_held_until(run_date: date, answered: date, psi_then: float | None,
+                     lag_days: int | None, max_psi: float) -> date | None:  # fmt: skip
+    """The date before which a drift alone does not retrain again, or None when it may.
+
+    `answered`: the champion's latest retraining (its training date, or the later one that kept
+    it), which saw a largest PSI of `psi_then`. When that was a drift too (above `max_psi`), the
+    retraining already answered it with the newest data it could train on, whose features end
+    `lag_days` before the run date. Until `lag_days` after it, a retraining would train on no day
+    after `answered`, so no day the drift was seen on: the drift stays, and without this hold it
+    retrained every day (10 M benchmark state, 2019-12-12 and 12-13). The cadence still retrains
+    meanwhile. A model whose features end on its run date (lag 0) is never held."""
+    if psi_then is None or psi_then <= max_psi or not lag_days:
+        return None
+    until = answered + timedelta(days=lag_days)
+    return until if run_date < until else None
+
+
+def reasons_to_retrain(policy: Policy, decision: Decision, kept: date | None = None,
+                       drift_held: date | None = None) -> list[str]:  # fmt: skip
     """Why the champion of `decision` (its age, largest PSI and realised quality filled in)
     should be retrained under `policy`, one phrase per reason; empty: keep it. `kept`: the
-    latest retraining that kept the champion (last_kept), from which the cadence counts."""
+    latest retraining that kept the champion (last_kept), from which the cadence counts;
+    `drift_held`: a drift does not count before that date (drift_held_until)."""
     reasons = []
     if policy.force:
         reasons.append("forced by var force_retrain")
@@ -201,7 +244,7 @@ def reasons_to_retrain(policy: Policy, decision: Decision, kept: date | None = N
         reasons.append(f"champion v{decision.champion_version} is {_days(age)} old{since} "
                        f"(retrain_every_days {policy.every_days})")  # fmt: skip
     psi = decision.max_feature_psi
-    if psi > policy.max_psi:
+    if psi > policy.max_psi and drift_held is None:
         reasons.append(f"feature {decision.max_psi_feature} drifted: PSI {psi:.3f} > "
                        f"retrain_max_psi {policy.max_psi}")  # fmt: skip
     auc = decision.realised_auc_roc
@@ -229,6 +272,11 @@ def decide_all(spark, model_names: list[str], run_windows, scoring_set, policy: 
     if recorded is not None and not policy.force:
         earlier = {r.registered_model_name: r for r in
                    recorded.where(f"run_date = date'{run_date}'").collect()}  # fmt: skip
+    retrainings: dict[str, dict[date, float | None]] = {}
+    if recorded is not None:
+        for r in recorded.where("retrained").select(
+                "registered_model_name", "run_date", "max_feature_psi").collect():  # fmt: skip
+            retrainings.setdefault(r.registered_model_name, {})[r.run_date] = r.max_feature_psi
     now = datetime.now(UTC).replace(tzinfo=None)
     realised = latest_realised([] if monitoring is None else monitoring.select(
         "model_name", "model_version", "run_date", "auc_roc").collect())  # fmt: skip
@@ -241,7 +289,7 @@ def decide_all(spark, model_names: list[str], run_windows, scoring_set, policy: 
             rows.append(tuple(recorded_row.get(column) for column in COLUMNS))
             continue
         decision = decide(name, run_date, scoring_set, policy, training_problem,
-                          realised.get(name))  # fmt: skip
+                          realised.get(name), retrainings.get(name))  # fmt: skip
         verdict = "retrain" if decision.retrained else "no retrain"
         progress("retraining", f"{name}: {verdict} for {run_date}: {decision.reason}")
         rows.append(decision.row(now))
