@@ -2,8 +2,9 @@
 
 A new day lands and the next run date reads that file alone, rewrites only that date's
 partitions of the daily aggregates, keeps the champion (one day old, no drift) and scores
-forward; a rerun of the date changes nothing; a drifted day and the cadence decide to retrain;
-and a backfill through the Dagster job runs its dates in order. (Retraining itself, its gate
+forward; a rerun of the date changes nothing; a drifted day and the cadence decide to retrain,
+a drift the latest retraining already answered waits for newer training data, and a backfill
+through the Dagster job runs its dates in order. (Retraining itself, its gate
 and scoring with a new champion are the session build's and test_propensity's.) Lands days in
 the session's own landing folder, so it runs after every module that reads the session's build
 (STAGE 2).
@@ -276,3 +277,39 @@ def test_a_backfill_runs_its_dates_in_order_through_the_daily_job(
         # each run's own dbt log: the run date its on-run-start check saw
         (log,) = (orchestration.dagster_dir(settings) / "dbt").glob(f"{day}-*/dbt.log")
         assert f"Run date {day}: training features" in log.read_text()
+
+
+def test_a_drift_the_latest_retraining_answered_waits_for_newer_training_data(
+    first_day, dbt, spark
+):
+    """The flood of 2019-12-02 is still in the scoring snapshots of 12-07 and 12-08. The
+    propensity model retrains (forced) for 12-07 with that drift seen; on 12-08 the drift alone
+    does not retrain it again: its training features end prediction_days before the run date,
+    so no training snapshot holds a day after 12-07 before 12-07 + prediction_days (without
+    the hold, the 10 M benchmark state retrained every day). The recommender, whose latest
+    retraining saw no drift, retrains for it."""
+    answered, day = date(2019, 12, 7), date(2019, 12, 8)
+    others_off = {"retrain_every_days": 1000, "retrain_min_auc": None}
+    forced = {"run_date": answered.isoformat(), "force_retrain": True, **others_off}
+    dbt(["run", "-s", "+ml_propensity_candidates", "--exclude", "tag:streaming",
+         "--vars", json.dumps(forced)])  # fmt: skip
+    seen = _decisions(spark, answered)[PROPENSITY]
+    assert seen["retrained"] and seen["max_feature_psi"] > 0.2, seen
+    ends = (spark.table("gold.ml_user_training_set").where(f"run_date = date'{answered}'")
+            .agg({"features_end_date": "max"}).first()[0])  # fmt: skip
+    until = answered + (answered - ends)
+
+    proc = _decide(dbt, day, "ml_run_windows ml_user_scoring_set ml_retraining_decisions",
+                   **others_off)  # fmt: skip
+    decisions = _decisions(spark, day)
+    held = decisions[PROPENSITY]
+    assert not held["retrained"] and held["max_feature_psi"] > 0.2, held
+    assert re.search(
+        rf"feature \w+ drifted \(PSI [\d.]+ > retrain_max_psi 0.2\), but the retraining of "
+        rf"{answered} already answered a drift, and a retraining before {until} trains on no "
+        rf"day after it \(the features end {(answered - ends).days} days before the run date\)",
+        held["reason"],
+    ), held
+    assert f"{PROPENSITY}: no retrain for {day}" in proc.output
+    recommender = decisions[RECOMMENDER]
+    assert recommender["retrained"] and "drifted" in recommender["reason"], recommender
