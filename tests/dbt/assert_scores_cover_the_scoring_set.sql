@@ -1,6 +1,8 @@
 {#-
     Every user of the scoring snapshot has a score for its run date, and no one else does.
-    Returns the users in one and not the other.
+    Returns the users in one and not the other. The scores are read by the run date as a
+    literal, so Delta reads that partition only (a scalar subquery does not prune: every
+    run date's scores were read).
 -#}
 
 with
@@ -14,7 +16,7 @@ scoring as (
 scores as (
 
     select * from {{ ref('ml_user_purchase_scores') }}
-    where run_date = (select max(s.run_date) from scoring as s)
+    where run_date = {{ window_date('run_date') }}
 
 )
 
