@@ -153,9 +153,9 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
     reference = tracking.feature_reference(model_name, current.version)
     psi = drift.psi(reference, scoring_set)
     worst = max(psi, key=psi.get)
-    answered = kept or trained_on  # the champion's latest retraining
-    held = drift_held_until(run_date, answered, (retrainings or {}).get(answered),
-                            data_lag_days(reference, trained_on), policy.max_psi)  # fmt: skip
+    answered, lag = kept or trained_on, data_lag_days(reference, trained_on)  # latest retraining
+    held = drift_held_until(run_date, answered, (retrainings or {}).get(answered), lag,
+                            policy.max_psi)  # fmt: skip
     decision = Decision(run_date, model_name, False, "", int(current.version), trained_on, age,
                         psi[worst], worst, feature_psi=psi)  # fmt: skip
     if realised is not None and realised.version == decision.champion_version:
@@ -179,7 +179,7 @@ def decide(model_name: str, run_date: date, scoring_set, policy: Policy,
                 f"feature {worst} drifted (PSI {psi[worst]:.3f} > retrain_max_psi "
                 f"{policy.max_psi}), but the retraining of {answered} already answered a drift, "
                 f"and a retraining before {held} trains on no day after it (the features end "
-                f"{_days(data_lag_days(reference, trained_on))} before the run date)"
+                f"{_days(lag)} before the run date)"
             )
         else:
             decision.reason += (f"largest PSI {psi[worst]:.3f} on {worst} (retrain_max_psi "
