@@ -5,6 +5,7 @@ attribution of node times to layers, and what the equivalent-work replay reads o
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import duckdb
@@ -166,3 +167,34 @@ def test_each_size_records_its_processor_commit_and_time():
                           capture_output=True, text=True).stdout.strip()  # fmt: skip
     assert found["commit"].split("+")[0] == head
     assert found["cpu"] == machine()["cpu"] and found["finished"].endswith(" UTC")
+
+
+def test_a_reference_reads_its_own_mlflow_store(tmp_path, monkeypatch):
+    """mlflow.set_tracking_uri exports MLFLOW_TRACKING_URI, so once the bench process has
+    configured the build's store, every later Settings would read it: the equivalent work's
+    retraining decisions found the build's champions and stopped. A reference's environment
+    points MLflow at its own state folder, and the build's comes back after it."""
+    import mlflow
+
+    from lakehouse.bench.run import reference_environment
+    from lakehouse.ml import tracking
+    from lakehouse.platform.config import Settings
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    monkeypatch.setenv("LAKEHOUSE_STATE_DIR", str(tmp_path / "build"))
+    build = Settings.from_env()
+    tracking.configure(build, "bench_test")
+    try:
+        assert os.environ.get("MLFLOW_TRACKING_URI") == build.mlflow_tracking_uri  # exported
+        with reference_environment(tmp_path / "reference", tmp_path / "stream"):
+            reference = Settings.from_env()
+            assert reference.mlflow_tracking_uri.endswith("/reference/mlflow/mlflow.db")
+            tracking.configure(reference, "bench_test")
+            assert (tmp_path / "reference" / "mlflow" / "mlflow.db").is_file()
+        assert os.environ.get("MLFLOW_TRACKING_URI") == build.mlflow_tracking_uri
+        assert Settings.from_env().state_dir == (tmp_path / "build").resolve()
+    finally:
+        mlflow.set_tracking_uri("")
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+        os.environ.pop("MLFLOW_REGISTRY_URI", None)

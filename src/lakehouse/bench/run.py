@@ -376,25 +376,17 @@ class SizeRun:
 
         state = self.state / "references" / name
         shutil.rmtree(state, ignore_errors=True)
-        change = {"LAKEHOUSE_STATE_DIR": str(state),
-                  "LAKEHOUSE_STREAM_DIR": str(self.settings.stream_dir)}  # fmt: skip
-        saved = {k: os.environ.get(k) for k in change}
-        os.environ.update(change)
-        settings = Settings.from_env()
-        try:
-            server.up(settings)
-            spark = SparkSession.builder.remote(settings.connect_url).create()
+        with reference_environment(state, self.settings.stream_dir):
+            settings = Settings.from_env()
             try:
-                yield spark, state
+                server.up(settings)
+                spark = SparkSession.builder.remote(settings.connect_url).create()
+                try:
+                    yield spark, state
+                finally:
+                    spark.stop()
             finally:
-                spark.stop()
-        finally:
-            server.down(settings)
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+                server.down(settings)
 
     def references(self) -> None:
         """The equivalent work, the bare copy and the plain PySpark script, each on a fresh
@@ -436,6 +428,33 @@ class SizeRun:
             self.state / "duckdb.db", seeds,
         )  # fmt: skip
         self.save()
+
+
+@contextmanager
+def reference_environment(state: Path, stream_dir: Path):
+    """The environment of a reference's fresh server, restored after: its own state folder
+    (metastore, warehouse, MLflow store), the build's streaming files, and no
+    MLFLOW_TRACKING_URI or MLFLOW_REGISTRY_URI. mlflow.set_tracking_uri exports the URI it is
+    given, so the build's own store, configured earlier in this process, would otherwise stay
+    the one every later Settings reads: the equivalent work's retraining decisions found the
+    build's champions, trained for a later run date, and stopped."""
+    change = {"LAKEHOUSE_STATE_DIR": str(state), "LAKEHOUSE_STREAM_DIR": str(stream_dir),
+              "MLFLOW_TRACKING_URI": None, "MLFLOW_REGISTRY_URI": None}  # fmt: skip
+    saved = {k: os.environ.get(k) for k in change}
+    try:
+        for key, value in change.items():
+            _set_env(key, value)
+        yield
+    finally:
+        for key, value in saved.items():
+            _set_env(key, value)
+
+
+def _set_env(key: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(key, None)
+    else:
+        os.environ[key] = value
 
 
 def bench_size(rows: int, root: Path, project: Path, log: Path, resume: bool = False,
