@@ -274,12 +274,14 @@ def _category_popular_by_hand(baskets, category, users, k):
     return lists
 
 
-@pytest.mark.parametrize("k", [2, 5])
-def test_category_popular_keeps_the_top_k_of_every_candidate(spark, k):
+@pytest.mark.parametrize(("k", "every"), [(2, 1), (5, 3)])
+def test_category_popular_keeps_the_top_k_of_every_candidate(spark, k, every):
     """Random baskets over categories of 2 to 60 products (so some list fewer products than a
     user needs, and popularity ties are common), some users in more categories than are kept:
     the Spark lists, cut by depth and by each user's score floor, equal the lists ranked from
-    every candidate by hand."""
+    every candidate by hand. With `every` 3, only every third user is recommended to, from
+    their rows of the interactions only (`for_users`, as an evaluation does): the popularity
+    still counts everyone, and cutting the others' rows changes no list."""
     import random
 
     rng = random.Random(k)
@@ -293,7 +295,7 @@ def test_category_popular_keeps_the_top_k_of_every_candidate(spark, k):
                for p in rng.sample(catalogue, rng.choice([1, 2, 4, 8, 20, 60]))}
         for user in range(1, 301)
     }  # fmt: skip
-    users = [*baskets, 9001, 9002]  # two users with no history
+    users = [*list(baskets)[::every], 9001, 9002]  # two users with no history
     interactions = spark.createDataFrame(
         [(u, p, w, int(carted), 0) for u, basket in baskets.items()
          for p, (w, carted) in basket.items()],
@@ -305,8 +307,11 @@ def test_category_popular_keeps_the_top_k_of_every_candidate(spark, k):
     scored = spark.createDataFrame([(u,) for u in users], "user_id bigint")
     popular = recommend.popular_products(interactions, limit=recommend.POPULAR_POOL)
     fitted, _ = recommend.fit("category_popular", interactions, products, {}, 0)
-    recs = recommend.recommend("category_popular", fitted, interactions, products, scored,
-                               popular, 2, k)  # fmt: skip
+    # cut to the users recommended to, as an evaluation does: the fit and the popular list
+    # above learned from everyone
+    rows = interactions if every == 1 else recommend.for_users(interactions, scored)
+    recs = recommend.recommend("category_popular", fitted, rows, products, scored, popular, 2,
+                               k)  # fmt: skip
     got = {u: [] for u in users}
     for r in recs.orderBy("user_id", "recommendation_rank").collect():
         got[r.user_id].append((r.product_id, r.source))

@@ -394,6 +394,18 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
     )
 
 
+def for_users(interactions, users):
+    """The rows of `interactions` of the users in `users` (user_id), kept on the server: all
+    that `recommend` reads of them besides what was fitted and the popular list, which are
+    learned from everyone's. An evaluation recommends to a sample of 20,000 users, a few
+    percent of those with interactions: on the 10 M benchmark's validation period the four
+    methods recommended in 25 s from the cut rows (0.9 s to cut) against 37 s from all of
+    them, the same lists. (Cutting the daily run's interactions to its scoring users saves
+    nothing: they are most of the users.)"""
+    ids = users.select("user_id").distinct()
+    return interactions.join(ids, "user_id", "left_semi").localCheckpoint(eager=True)
+
+
 SEGMENTS = ("all", "with_history", "cold_start")
 
 
@@ -472,12 +484,14 @@ class Period:
     interactions (`before`, a view over the daily aggregates, materialised here once instead
     of once per query), the users' products to find (`truth`, with user_segment; a seeded
     sample of `max_users` users when the period has more: every method is fitted on all the
-    interactions and recommends to those users), the popular fill and the catalogue size."""
+    interactions and recommends to those users, from `recommended`, their rows of them), the
+    popular fill and the catalogue size."""
 
     def __init__(self, before, truth, max_users: int | None = None, seed: int = 0):
         self.before = interactions_once(before)
         truth, self.users_in_period = sample_users(truth, max_users, seed)
         self.truth = label_segments(truth, self.before).localCheckpoint(eager=True)
+        self.recommended = for_users(self.before, self.truth)
         if max_users and self.users_in_period > max_users:
             progress("recommend", f"evaluated on a sample of {max_users:,} of the period's "
                                   f"{self.users_in_period:,} users (var "
@@ -493,7 +507,7 @@ def _evaluate_method(method, params, period: Period, products, min_products, k,
     scores it: ({segment: figures}, fit seconds)."""
     fitted, seconds = fit(method, period.before, products, params, seed)
     users = period.truth.select("user_id").distinct()
-    recs = recommend(method, fitted, period.before, products, users, period.popular,
+    recs = recommend(method, fitted, period.recommended, products, users, period.popular,
                      min_products, k)  # fmt: skip
     recs = recs.localCheckpoint(eager=True)
     if method == "als":
@@ -568,6 +582,6 @@ def report(before, truth, products, methods: tuple[str, ...], als_params: dict,
 
 __all__ = [
     "BASELINES", "METHODS", "POPULAR_POOL", "SEGMENTS", "Period", "best_method", "best_point",
-    "evaluate", "fit", "fit_als", "label_segments", "load", "popular_products", "recommend",
-    "release", "report", "reported_methods", "sample_users", "validate",
+    "evaluate", "fit", "fit_als", "for_users", "label_segments", "load", "popular_products",
+    "recommend", "release", "report", "reported_methods", "sample_users", "validate",
 ]  # fmt: skip
