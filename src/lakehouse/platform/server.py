@@ -272,6 +272,11 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
     derby_url = f"jdbc:derby:;databaseName={s.metastore_dir};create=true"
     # one string that Spark splits on spaces: a path with a space or a quote is quoted
     java_opts = f"-Dderby.system.home={java_option_quote(str(s.state_dir))} -Duser.timezone=UTC"
+    # The throughput collector: a build is batch work on 2 cores, and G1's concurrent marking
+    # and write barriers cost CPU the queries need. On the 10 M state, warm daily runs took
+    # 117 s and 203 CPU-seconds of the server with G1, 107 s and 184 with this
+    # (docs/operations.md, "Where the server's CPU goes").
+    java_opts += " -XX:+UseParallelGC"
     conf = {
         "spark.master": s.master or f"local[{s.cores}]",
         "spark.app.name": "ecom-lakehouse",
@@ -322,6 +327,10 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
         MAX_LINE_CONF: str(s.max_line_bytes + 1),
         # One machine: no task should wait (3 s by default) for a "more local" slot.
         "spark.locality.wait": "0s",
+        # Spark compiles a class for each new query plan and keeps the last 100 (the
+        # default); a daily run runs about 800 statements, so the cache turned over within
+        # the run and plans compiled again, each then compiled again by the JIT.
+        "spark.sql.codegen.cache.maxEntries": "2000",
     }
     if s.master:  # the driver of a cluster: one-core executors on the workers
         conf["spark.executor.memory"] = s.executor_memory
