@@ -275,7 +275,7 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
     # The throughput collector: a build is batch work on 2 cores, and G1's concurrent marking
     # and write barriers cost CPU the queries need. On the 10 M state, warm daily runs took
     # 117 s and 203 CPU-seconds of the server with G1, 107 s and 184 with this
-    # (docs/operations.md, "Where the server's CPU goes").
+    # (docs/operations.md, "Where the server's CPU goes in a daily run").
     java_opts += " -XX:+UseParallelGC"
     conf = {
         "spark.master": s.master or f"local[{s.cores}]",
