@@ -322,6 +322,24 @@ def _knn_candidates(fitted, interactions, warm):
     )
 
 
+def _seen_of_candidates(seen, method, fitted, popular):
+    """The pairs of `seen` (user_id, product_id) that can meet a candidate. popular and
+    category_popular draw candidates from a fixed list of products (the popular pool, the
+    products each category lists), so only the pairs of those products are kept. On the 10 M
+    benchmark's daily run (2019-12-01, 650 categories) the stage that ranks the lists read 12.9
+    million shuffled rows instead of 17.6 million; its time moved within the noise of a
+    shared 2-core server. ALS and item_knn can propose any product: every pair."""
+    from pyspark.sql import functions as F
+
+    if method == "popular":
+        listed = popular.select("product_id")
+    elif method == "category_popular":
+        listed = fitted.select("product_id").union(popular.select("product_id")).distinct()
+    else:
+        return seen
+    return seen.join(F.broadcast(listed), "product_id")
+
+
 def recommend(method, fitted, interactions, products, users, popular, min_products, k):
     """Top-k new products per user of `users` (a DataFrame with user_id) by `method` (fitted by
     `fit`): its products for the users it can serve, popular products for the others and to
@@ -378,7 +396,8 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
             "user_id", "product_id", F.col("score").cast("double").alias("score"),
             F.lit(method).alias("source"), F.lit(0).alias("priority"),
         ).unionByName(candidates)  # fmt: skip
-    candidates = candidates.join(seen, ["user_id", "product_id"], "left_anti")
+    candidates = candidates.join(_seen_of_candidates(seen, method, fitted, popular),
+                                 ["user_id", "product_id"], "left_anti")  # fmt: skip
     # One row per product (the method's first), then the best k: the method's by score, then
     # popular by rank.
     best_source = Window.partitionBy("user_id", "product_id").orderBy("priority")
