@@ -11,7 +11,7 @@ Spark Connect, on a fresh server with a state folder of its own (`SizeRun.refere
   - a seed: its CSV written as a Delta table with the seed's column types;
   - a SQL model: its compiled statement from `run/` (`create or replace table ... as ...` or
     the view), then what the build adds after it: a contract's `not null` check constraint
-    and the `OPTIMIZE` of an incremental or streaming table past `optimize_min_files` files;
+    (compaction is the server's, after each write, as in the build);
   - a Python model: its compiled script from `run/` (the same `propensity`, `recommend` and
     streaming calls, the MLflow runs and the registry), executed with `spark` bound;
   - a data test: one query (`run/`), after writing its failures table when it stores them.
@@ -66,9 +66,8 @@ class Replay:
     """The replay of one build's target folder on one Spark Connect session."""
 
     def __init__(self, spark, target: Path, manifest: dict, project: Path,
-                 optimize_min_files: int, rewrite: dict[str, str]):  # fmt: skip
+                 rewrite: dict[str, str]):  # fmt: skip
         self.spark, self.target, self.manifest, self.project = spark, target, manifest, project
-        self.optimize_min_files = optimize_min_files
         self.rewrite = rewrite
         self.seconds: dict[str, float] = {}
         self.test_failures: dict[str, int] = {}
@@ -118,10 +117,6 @@ class Replay:
             self._sql(self._text(path))
         if constraint := _contract_constraint(node):
             self._sql(constraint)
-        if node["config"].get("materialized") in ("incremental", "streaming"):
-            detail = self._sql(f"describe detail {node['relation_name']}").first()
-            if detail["numFiles"] > self.optimize_min_files:
-                self._sql(f"optimize {node['relation_name']}")
 
     def _python(self, node: dict, script: str) -> None:
         # pyspark.ml over Connect looks up the thread's active session (as the adapter does).
@@ -145,14 +140,14 @@ class Replay:
 
 
 def replay(spark, target: Path, run_results: dict, landing: str, files: list[str],
-           project: Path, optimize_min_files: int, rewrite: dict[str, str], threads: int,
+           project: Path, rewrite: dict[str, str], threads: int,
            say: Callable[[str], None] = print) -> dict:  # fmt: skip
     """Replays the build in `target` (its manifest, run_results and run/ folder); returns the
     wall seconds, per-node seconds, statement count and each test's failures."""
     manifest = json.loads((target / "manifest.json").read_text())
     order = [r["unique_id"] for r in run_results["results"]
              if r["unique_id"].split(".")[0] in ("seed", "model", "test")]  # fmt: skip
-    work = Replay(spark, target, manifest, project, optimize_min_files, rewrite)
+    work = Replay(spark, target, manifest, project, rewrite)
     replayed = set(order)
     parents = {uid: [p for p in manifest["nodes"][uid].get("depends_on", {}).get("nodes", [])
                      if p in replayed] for uid in order}  # fmt: skip

@@ -121,14 +121,6 @@ def _dbt(args: list[str], project: Path, target: Path, log: Path) -> tuple[float
     return seconds, json.loads((target / "run_results.json").read_text())
 
 
-def _optimize_min_files(project: Path) -> int:
-    """var optimize_min_files of dbt_project.yml (the OPTIMIZE post-hook's threshold)."""
-    import yaml
-
-    return int(yaml.safe_load((project / "dbt_project.yml").read_text())["vars"]
-               ["optimize_min_files"])  # fmt: skip
-
-
 def _per_node(run_results: dict, manifest: dict) -> dict[str, dict]:
     """Seconds per model/seed/test, with the layer each belongs to (a test: its model's)."""
     nodes = manifest["nodes"]
@@ -298,9 +290,8 @@ class SizeRun:
         """As the Dagster daily job builds a run date (the whole DAG): nothing when nothing
         changed since the date's last build (unless `rebuild`), else `dbt build`, recorded."""
         started = time.perf_counter()
-        with reruns.session(self.settings) as spark:
-            same, changed = reruns.unchanged(self.settings, run_vars["run_date"],
-                                             reruns.WHOLE_DAG, run_vars, spark)  # fmt: skip
+        same, changed = reruns.unchanged(self.settings, run_vars["run_date"], reruns.WHOLE_DAG,
+                                         run_vars)  # fmt: skip
         if same and not rebuild:
             seconds = time.perf_counter() - started
             self.result[name] = {"seconds": seconds, "run_vars": run_vars, "built": False,
@@ -311,8 +302,7 @@ class SizeRun:
         before = reruns.inputs(self.settings, run_vars)
         reruns.forget(self.settings, run_vars["run_date"], reruns.WHOLE_DAG)
         _, rr = self.dbt([*DAILY_ARGS, "--vars", json.dumps(run_vars)], name)
-        with reruns.session(self.settings) as spark:
-            reruns.record(self.settings, run_vars["run_date"], reruns.WHOLE_DAG, before, spark)
+        reruns.record(self.settings, run_vars["run_date"], reruns.WHOLE_DAG, before)
         seconds = time.perf_counter() - started
         per_node = _per_node(rr, manifest)
         self.result[name] = {"seconds": seconds, "run_vars": run_vars, "built": True,
@@ -399,7 +389,7 @@ class SizeRun:
                 self.result["equivalent"] = equivalent.replay(
                     spark, self.state / "dbt" / "full",
                     json.loads((self.state / "dbt" / "full" / "run_results.json").read_text()),
-                    str(self.landing), files, self.project, _optimize_min_files(self.project),
+                    str(self.landing), files, self.project,
                     {f"{self.state}/checkpoints/": f"{state}/checkpoints/"},
                     int(os.environ.get("LAKEHOUSE_THREADS", "2")), say=self.say,
                 )  # fmt: skip

@@ -79,13 +79,12 @@ def lakehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
     # nothing changed since this date's last build of the same assets: build nothing
     selection = reruns.selection_key([k.to_user_string() for k in context.selected_asset_keys],
                                      [k.to_user_string() for k in lakehouse_dbt.keys])  # fmt: skip
-    with reruns.session(settings) as spark:
-        if context.run.tags.get(reruns.REBUILD_TAG) != "true":
-            same, changed = reruns.unchanged(settings, run_date, selection, given, spark)
-            if same:
-                context.log.info(same)
-                return
-            context.log.info(f"run date {run_date}: building; {'; '.join(changed)}")
+    if context.run.tags.get(reruns.REBUILD_TAG) != "true":
+        same, changed = reruns.unchanged(settings, run_date, selection, given)
+        if same:
+            context.log.info(same)
+            return
+        context.log.info(f"run date {run_date}: building; {'; '.join(changed)}")
     before = reruns.inputs(settings, given)
     reruns.forget(settings, run_date, selection)
     # freshness: a stale landing folder is alerted; the build still runs (it loads nothing)
@@ -125,8 +124,7 @@ def lakehouse_dbt(context: AssetExecutionContext, dbt: DbtCliResource):
                            run_date, run_id))  # fmt: skip
         raise
     _alert_checks(alert, failed, run_date, run_id)
-    with reruns.session(settings) as spark:
-        reruns.record(settings, run_date, selection, before, spark)
+    reruns.record(settings, run_date, selection, before)
 
 
 def _alert_checks(alert, failed: list, run_date: str, run_id: str) -> None:
