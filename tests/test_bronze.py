@@ -355,6 +355,7 @@ def test_appends_that_collect_small_files_in_a_partition_are_compacted_by_the_se
     )
     conf = "spark.databricks.delta.autoCompact.minNumFiles"
     assert spark.conf.get("spark.databricks.delta.autoCompact.enabled") == "true"
+    server_setting = spark.conf.get(conf)
     spark.conf.set(conf, "4")
     try:
 
@@ -374,7 +375,7 @@ def test_appends_that_collect_small_files_in_a_partition_are_compacted_by_the_se
         assert spark.sql(f"describe detail {table}").first().numFiles == 1
         assert sorted(r.n for r in spark.table(table).collect()) == [0, 1, 2, 3]
     finally:
-        spark.conf.unset(conf)
+        spark.conf.set(conf, server_setting)
         spark.sql(f"drop table if exists {table}")
 
 
