@@ -11,6 +11,7 @@ file and the bad-rows fixture at once, a build that finds a changed file, and th
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import shutil
 from collections import Counter
@@ -250,15 +251,19 @@ def test_a_file_with_another_header_is_quarantined_whole(bronze, spark):
 def test_a_file_mostly_rejected_fails_the_reject_rate_test_by_name(bronze, dbt, spark):
     """The bad-rows fixture, the three-line gzip with a truncated last line and the file with
     another header reject far more than max_reject_rate (5%) of their lines; the generated
-    days reject 0.2%. The test fails and stores the offending files; as a warning
-    (reject_rate_severity) the run goes on."""
+    days reject 0.2%. The test fails and the run-end hook keeps the offending files in
+    audit.test_failures; as a warning (reject_rate_severity) the run goes on."""
     select = ["test", "-s", "test_name:reject_rate_at_most"]
     failed = dbt(select, check=False)
     assert failed.returncode != 0
     assert "Got 3 results, configured to fail if != 0" in failed.output
-    stored = re.search(r"select \* from (\S+)", failed.output).group(1).replace("`", "")
-    assert stored.startswith(f"{PREFIX}audit.")
-    offending = {r.source_file: r.reject_rate for r in spark.table(stored).collect()}
+    assert f"Stored the failing rows of 1 test(s) in {PREFIX}audit.test_failures" in failed.output
+    stored = spark.table(f"{PREFIX}audit.test_failures").where("name like 'reject_rate_at_most%'")
+    latest = stored.orderBy("recorded_at", ascending=False).first().invocation_id
+    rows = [
+        json.loads(r.failing_row) for r in stored.where(f"invocation_id = '{latest}'").collect()
+    ]
+    offending = {r["source_file"]: r["reject_rate"] for r in rows}
     assert set(offending) == {"events_bad_rows.csv", "2019-Oct.csv.gz", "events_swapped.csv"}
     assert all(rate > 0.05 for rate in offending.values())
     warned = dbt([*select, "--vars", "{reject_rate_severity: warn}"])

@@ -167,11 +167,15 @@ def test_every_run_records_its_node_results_and_the_report_charts_them(
         assert str(row.run_date) == "2019-11-30"
     model = by_node["model.ecom_lakehouse.brz_event_lines"]
     assert model.layer == "bronze" and model.started_at <= model.completed_at
-    # what the build's commits to the table added, by its Delta history
-    added = [h.operationMetrics for h in spark.sql("describe history bronze.brz_event_lines")
-             .where(f"timestamp >= '{model.started_at}'").collect()]  # fmt: skip
-    assert model.bytes_written == sum(int(m["numOutputBytes"]) for m in added) > 0, added
-    assert model.files_written == sum(int(m["numFiles"]) for m in added) > 0, added
+    # what the build's commits to a table added (read from its Delta log in the warehouse
+    # folder) is what its Delta history says: an append and a partitioned table
+    for table in ("bronze.brz_event_lines", "silver.slv_product_daily"):
+        model = by_node[f"model.ecom_lakehouse.{table.split('.')[1]}"]
+        added = [h.operationMetrics for h in spark.sql(f"describe history {table}")
+                 .where(f"timestamp between '{model.started_at}' and '{model.completed_at}'")
+                 .collect()]  # fmt: skip
+        assert model.bytes_written == sum(int(m["numOutputBytes"]) for m in added) > 0, added
+        assert model.files_written == sum(int(m["numFiles"]) for m in added) > 0, added
     tests = [r for r in rows if r.resource_type == "test"]
     assert tests and all(r.status == "pass" and r.failures == 0 for r in tests)
     assert all(r.bytes_written is None for r in tests)

@@ -42,10 +42,6 @@ def _run_file(target: Path, node: dict) -> Path:
     return target / "run" / node["package_name"] / node["original_file_path"]
 
 
-def _compiled_file(target: Path, node: dict) -> Path:
-    return Path(str(_run_file(target, node)).replace(f"{target}/run/", f"{target}/compiled/", 1))
-
-
 def _contract_constraint(node: dict) -> str | None:
     """The one check constraint the adapter adds for a contract's `not_null` columns
     (src/dbt/include/sparkconnect/macros/constraints.sql)."""
@@ -125,10 +121,6 @@ class Replay:
         exec(code, {"spark": self.spark, "__name__": f"replay_{node['name']}"})  # noqa: S102
 
     def test(self, node: dict) -> None:
-        if node["config"].get("store_failures"):
-            compiled = self._text(_compiled_file(self.target, node))
-            relation = f"{node['schema']}.{node['alias']}"
-            self._sql(f"create or replace table {relation} using delta as {compiled}")
         row = self._sql(self._text(_run_file(self.target, node))).first()
         self.test_failures[node["unique_id"]] = int(row["failures"])
 

@@ -7,8 +7,10 @@ by name for a team that also runs on Databricks.
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -85,14 +87,40 @@ class SparkConnectAdapter(SparkAdapter):
         spark.sql.warehouse.dir) when it exists and is not empty: {path, is_delta} (is_delta:
         it holds a committed Delta log). None otherwise, and for a warehouse not on this
         machine's file system."""
-        parsed = urlparse(warehouse)
-        if parsed.scheme not in ("", "file"):
-            return None
-        folder = Path(unquote(parsed.path)) / f"{schema.lower()}.db" / identifier.lower()
-        if not folder.is_dir() or not any(folder.iterdir()):
+        folder = _table_folder(warehouse, schema, identifier)
+        if folder is None or not folder.is_dir() or not any(folder.iterdir()):
             return None
         is_delta = any((folder / "_delta_log").glob("*.json"))
         return {"path": str(folder), "is_delta": is_delta}
+
+    @available
+    def delta_commits_since(
+        self, warehouse: str, schema: str, identifier: str, since: datetime
+    ) -> list[dict] | None:
+        """The `operationMetrics` of every commit to the Delta table `schema.identifier` made
+        at or after `since` (a naive time is UTC, as dbt's node timings are), newest first,
+        read from the table's transaction log in the `warehouse` (the server's
+        spark.sql.warehouse.dir). None when the warehouse is not on this machine's file system
+        or the folder holds no Delta log: ask `describe history` then. One log read instead of
+        one query per table (the run-end record of a daily run: 25 tables, 5 s of queries)."""
+        folder = _table_folder(warehouse, schema, identifier)
+        log = folder / "_delta_log" if folder is not None else None
+        if log is None or not log.is_dir():
+            return None
+        versions = sorted((int(p.stem) for p in log.glob("*.json") if p.stem.isdigit()),
+                          reverse=True)  # fmt: skip
+        if not versions:
+            return None
+        bound = since if since.tzinfo else since.replace(tzinfo=UTC)
+        since_ms = bound.timestamp() * 1000
+        found = []
+        for version in versions:
+            commit = _commit_info(log / f"{version:020d}.json")
+            stamp = commit.get("inCommitTimestamp") or commit.get("timestamp") or 0
+            if stamp < since_ms:
+                break  # versions are in commit order: the older ones are older still
+            found.append(commit.get("operationMetrics") or {})
+        return found
 
     @available
     def move_aside(self, path: str) -> str:
@@ -117,6 +145,25 @@ class SparkConnectAdapter(SparkAdapter):
             value = table.rows[0][1] if table.rows else ""
             self._line_bound = int(value) if str(value).isdigit() else None
         return self._line_bound
+
+
+def _table_folder(warehouse: str, schema: str, identifier: str) -> Path | None:
+    """The managed folder of `schema.identifier` in `warehouse`; None for a warehouse that is
+    not on this machine's file system."""
+    parsed = urlparse(warehouse)
+    if parsed.scheme not in ("", "file"):
+        return None
+    return Path(unquote(parsed.path)) / f"{schema.lower()}.db" / identifier.lower()
+
+
+def _commit_info(commit_file: Path) -> dict:
+    """The `commitInfo` action of one Delta commit file (one JSON action per line); empty when
+    it has none."""
+    with commit_file.open() as lines:
+        for line in lines:
+            if line.startswith('{"commitInfo"'):
+                return json.loads(line)["commitInfo"]
+    return {}
 
 
 def read_error_summary(message: str, limit: int = 300) -> str:
