@@ -28,6 +28,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+from lakehouse.platform import delta_log
 from lakehouse.platform.config import Settings, schema_name
 
 REBUILD_TAG = "lakehouse/rebuild"  # a Dagster run tag: "true" builds even when unchanged
@@ -98,14 +99,6 @@ def champions(settings: Settings) -> dict[str, str | None]:
             for m in MlflowClient().search_registered_models()}  # fmt: skip
 
 
-def _latest_version(table_dir: Path) -> int | None:
-    """The latest version of the Delta table in `table_dir`: the highest commit file of its
-    log (`_delta_log/<version>.json`; log cleanup never removes the latest), None when the
-    folder holds no Delta table."""
-    commits = [int(p.stem) for p in (table_dir / "_delta_log").glob("*.json") if p.stem.isdigit()]
-    return max(commits) if commits else None
-
-
 def table_versions(settings: Settings) -> dict[str, int]:
     """The latest Delta version of every table of the data schemas (views have no folder).
 
@@ -117,9 +110,9 @@ def table_versions(settings: Settings) -> dict[str, int]:
     found = {}
     for layer in DATA_SCHEMAS:
         schema = schema_name(layer)
-        folder = settings.warehouse_dir / f"{schema}.db"
+        folder = delta_log.schema_folder(settings.warehouse_dir, schema)
         for table_dir in sorted(folder.iterdir()) if folder.is_dir() else []:
-            version = _latest_version(table_dir)
+            version = delta_log.latest_version(table_dir)
             if version is not None:
                 found[f"{schema}.{table_dir.name}"] = version
     return found

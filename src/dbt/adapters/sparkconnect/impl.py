@@ -7,7 +7,6 @@ by name for a team that also runs on Databricks.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from datetime import UTC, datetime
@@ -103,24 +102,12 @@ class SparkConnectAdapter(SparkAdapter):
         spark.sql.warehouse.dir). None when the warehouse is not on this machine's file system
         or the folder holds no Delta log: ask `describe history` then. One log read instead of
         one query per table (the run-end record of a daily run: 25 tables, 5 s of queries)."""
+        from lakehouse.platform import delta_log
+
         folder = _table_folder(warehouse, schema, identifier)
-        log = folder / "_delta_log" if folder is not None else None
-        if log is None or not log.is_dir():
-            return None
-        versions = sorted((int(p.stem) for p in log.glob("*.json") if p.stem.isdigit()),
-                          reverse=True)  # fmt: skip
-        if not versions:
-            return None
         bound = since if since.tzinfo else since.replace(tzinfo=UTC)
-        since_ms = bound.timestamp() * 1000
-        found = []
-        for version in versions:
-            commit = _commit_info(log / f"{version:020d}.json")
-            stamp = commit.get("inCommitTimestamp") or commit.get("timestamp") or 0
-            if stamp < since_ms:
-                break  # versions are in commit order: the older ones are older still
-            found.append(commit.get("operationMetrics") or {})
-        return found
+        commits = delta_log.commits_since(folder, bound.timestamp() * 1000) if folder else None
+        return None if commits is None else [c.get("operationMetrics") or {} for c in commits]
 
     @available
     def move_aside(self, path: str) -> str:
@@ -150,20 +137,12 @@ class SparkConnectAdapter(SparkAdapter):
 def _table_folder(warehouse: str, schema: str, identifier: str) -> Path | None:
     """The managed folder of `schema.identifier` in `warehouse`; None for a warehouse that is
     not on this machine's file system."""
+    from lakehouse.platform import delta_log
+
     parsed = urlparse(warehouse)
     if parsed.scheme not in ("", "file"):
         return None
-    return Path(unquote(parsed.path)) / f"{schema.lower()}.db" / identifier.lower()
-
-
-def _commit_info(commit_file: Path) -> dict:
-    """The `commitInfo` action of one Delta commit file (one JSON action per line); empty when
-    it has none."""
-    with commit_file.open() as lines:
-        for line in lines:
-            if line.startswith('{"commitInfo"'):
-                return json.loads(line)["commitInfo"]
-    return {}
+    return delta_log.table_folder(Path(unquote(parsed.path)), schema, identifier)
 
 
 def read_error_summary(message: str, limit: int = 300) -> str:

@@ -1,0 +1,59 @@
+"""A Delta table's transaction log read straight from its folder in the warehouse, with no
+query: the server keeps every table the project builds as a managed table,
+`<warehouse>/<schema>.db/<table>/_delta_log/<version>.json`, one JSON action per line.
+
+The rerun check asks each table's latest version and the run-end record the commits each node
+made; through the server that was a `DESCRIBE HISTORY` per table (docs/operations.md, "Cost
+decisions")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def schema_folder(warehouse_dir: Path, schema: str) -> Path:
+    """The folder of the managed tables of `schema` in the warehouse folder."""
+    return warehouse_dir / f"{schema.lower()}.db"
+
+
+def table_folder(warehouse_dir: Path, schema: str, table: str) -> Path:
+    """The managed folder of `schema.table` in the warehouse folder."""
+    return schema_folder(warehouse_dir, schema) / table.lower()
+
+
+def versions(table_dir: Path) -> list[int]:
+    """The versions of the commit files of the Delta table in `table_dir`, newest first (log
+    cleanup never removes the latest); empty when the folder holds no Delta log."""
+    found = (int(p.stem) for p in (table_dir / "_delta_log").glob("*.json") if p.stem.isdigit())
+    return sorted(found, reverse=True)
+
+
+def latest_version(table_dir: Path) -> int | None:
+    """The latest version of the Delta table in `table_dir`, None when there is none."""
+    found = versions(table_dir)
+    return found[0] if found else None
+
+
+def commits_since(table_dir: Path, since_ms: float) -> list[dict] | None:
+    """The `commitInfo` of every commit made at or after `since_ms` (milliseconds since the
+    epoch), newest first; None when the folder holds no Delta log."""
+    found = []
+    newest_first = versions(table_dir)
+    if not newest_first:
+        return None
+    for version in newest_first:
+        commit = _commit_info(table_dir / "_delta_log" / f"{version:020d}.json")
+        if (commit.get("inCommitTimestamp") or commit.get("timestamp") or 0) < since_ms:
+            break  # versions are in commit order: the older ones are older still
+        found.append(commit)
+    return found
+
+
+def _commit_info(commit_file: Path) -> dict:
+    """The `commitInfo` action of one commit file; empty when it has none."""
+    with commit_file.open() as lines:
+        for line in lines:
+            if line.startswith('{"commitInfo"'):
+                return json.loads(line)["commitInfo"]
+    return {}
