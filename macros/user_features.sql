@@ -53,10 +53,14 @@
 
     product_counts as (
 
+        -- size(collect_set()) counts what count(distinct) counts (nulls left out) in one
+        -- hash aggregate; two count(distinct) made Spark expand every row into two and
+        -- aggregate them in four steps (10 M benchmark, scoring snapshot of 2019-12-01,
+        -- 4.6 million rows: 3.7 to 4.2 s against 6.3 to 6.4 s for this CTE alone)
         select
             user_id,
-            count(distinct product_id) as n_products,
-            count(distinct brand) as n_brands
+            cast(size(collect_set(product_id)) as bigint) as n_products,
+            cast(size(collect_set(brand)) as bigint) as n_brands
         from product_days
         group by user_id
 
