@@ -36,24 +36,31 @@
 
 {#-
     For a table rewritten by partition (the silver daily aggregates: insert_overwrite by
-    event_date) and so without a load_id: the partitions holding a file written since this
-    invocation started (its files' `_metadata.file_modification_time`), as a literal list that
-    prunes partitions. A key whose duplicates always share a partition is unique in the whole
-    table when it is unique in the partitions this build rewrote (the others were tested by the
-    build that wrote them, and OPTIMIZE only moves their rows). `false` when the build wrote no
-    file; `true` outside a build of the table. Assumes the server's clock agrees with dbt's
-    to within the time between the invocation's start and the table's write.
+    event_date) and so without a load_id: the partitions of the files written since this
+    invocation started, as a literal list that prunes partitions. A key whose duplicates always
+    share a partition is unique in the whole table when it is unique in the partitions this
+    build rewrote (the others were tested by the build that wrote them, and OPTIMIZE only moves
+    their rows). `false` when the build wrote no file; `true` outside a build of the table.
+    Read from the table's Delta log (adapter.delta_partitions_written_since: no query), else
+    asked of the server from its files' `_metadata.file_modification_time` (a scan of every
+    file). Assumes the server's clock agrees with dbt's to within the time between the
+    invocation's start and the table's write.
 -#}
 {% macro partitions_written_by_this_build(relation, partition_column) -%}
     {%- set built = 'model.' ~ project_name ~ '.' ~ relation.identifier -%}
     {%- if not (execute and flags.WHICH == 'build' and built in selected_resources) -%}
         {{- return('true') -}}
     {%- endif -%}
-    {%- set since = run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ '+00:00' -%}
-    {%- set values = run_query(
-        'select distinct cast(' ~ partition_column ~ ' as string) from ' ~ relation
-        ~ " where _metadata.file_modification_time >= timestamp'" ~ since ~ "'"
-    ).rows | map(attribute=0) | list -%}
+    {%- set values = adapter.delta_partitions_written_since(
+        adapter.warehouse_dir(), relation.schema, relation.identifier, run_started_at,
+        partition_column) -%}
+    {%- if values is none -%}
+        {%- set since = run_started_at.strftime('%Y-%m-%d %H:%M:%S') ~ '+00:00' -%}
+        {%- set values = run_query(
+            'select distinct cast(' ~ partition_column ~ ' as string) from ' ~ relation
+            ~ " where _metadata.file_modification_time >= timestamp'" ~ since ~ "'"
+        ).rows | map(attribute=0) | list -%}
+    {%- endif -%}
     {{- return(partitions_in(partition_column, values)) -}}
 {%- endmacro %}
 

@@ -19,7 +19,7 @@
         {%- set ops = env_var('LAKEHOUSE_SCHEMA_PREFIX', '') ~ 'ops' -%}
         {%- do run_query('create schema if not exists ' ~ ops) -%}
         {%- do _ops_create(ops ~ '.node_results', _ops_node_results_columns()) -%}
-        {%- set warehouse = run_query('set spark.sql.warehouse.dir').rows[0][1] -%}
+        {%- set warehouse = adapter.warehouse_dir() -%}
         {%- set rows = [] -%}
         {%- for result in results -%}
             {%- do rows.append(_ops_node_row(result, warehouse)) -%}

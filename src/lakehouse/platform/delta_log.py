@@ -2,9 +2,10 @@
 query: the server keeps every table the project builds as a managed table,
 `<warehouse>/<schema>.db/<table>/_delta_log/<version>.json`, one JSON action per line.
 
-The rerun check asks each table's latest version and the run-end record the commits each node
-made; through the server that was a `DESCRIBE HISTORY` per table (docs/operations.md, "Cost
-decisions")."""
+The rerun check asks each table's latest version, the run-end record the commits each node
+made, and the key tests of the daily aggregates the partitions a build rewrote; through the
+server that was a `DESCRIBE HISTORY` per table or a scan of every file's metadata
+(docs/operations.md, "Cost decisions")."""
 
 from __future__ import annotations
 
@@ -48,6 +49,39 @@ def commits_since(table_dir: Path, since_ms: float) -> list[dict] | None:
             break  # versions are in commit order: the older ones are older still
         found.append(commit)
     return found
+
+
+def partitions_added_since(table_dir: Path, since_ms: float, column: str) -> set[str | None] | None:
+    """The values of the partition column `column` (strings; None for the null partition) of
+    every file added by a commit made at or after `since_ms` (milliseconds since the epoch): a
+    write, a rewrite by partition, a compaction. None when the folder holds no Delta log or
+    the table is not partitioned by `column`: the caller asks the server then."""
+    found: set[str | None] = set()
+    newest_first = versions(table_dir)
+    if not newest_first:
+        return None
+    for version in newest_first:
+        commit, added = _actions(table_dir / "_delta_log" / f"{version:020d}.json")
+        if (commit.get("inCommitTimestamp") or commit.get("timestamp") or 0) < since_ms:
+            break  # versions are in commit order: the older ones are older still
+        for action in added:
+            values = action.get("partitionValues") or {}
+            if column not in values:
+                return None
+            found.add(values[column])
+    return found
+
+
+def _actions(commit_file: Path) -> tuple[dict, list[dict]]:
+    """The `commitInfo` of one commit file (empty when it has none) and its `add` actions."""
+    commit, added = {}, []
+    with commit_file.open() as lines:
+        for line in lines:
+            if line.startswith('{"commitInfo"'):
+                commit = json.loads(line)["commitInfo"]
+            elif line.startswith('{"add"'):
+                added.append(json.loads(line)["add"])
+    return commit, added
 
 
 def _commit_info(commit_file: Path) -> dict:

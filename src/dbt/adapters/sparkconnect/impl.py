@@ -110,6 +110,36 @@ class SparkConnectAdapter(SparkAdapter):
         return None if commits is None else [c.get("operationMetrics") or {} for c in commits]
 
     @available
+    def delta_partitions_written_since(
+        self, warehouse: str, schema: str, identifier: str, since: datetime, column: str
+    ) -> list[str | None] | None:
+        """The values of the partition column `column` (strings, sorted; None for the null
+        partition) of the files that commits made at or after `since` (naive: UTC) added to the
+        Delta table `schema.identifier`, read from its transaction log in the `warehouse`.
+        None when the warehouse is not on this machine's file system, the folder holds no Delta
+        log or the table is not partitioned by `column`: ask the server then. A key test of a
+        daily aggregate asked this with a scan of every file's metadata (6.3 s for
+        slv_product_daily on the 10 M benchmark's daily run)."""
+        from lakehouse.platform import delta_log
+
+        folder = _table_folder(warehouse, schema, identifier)
+        bound = since if since.tzinfo else since.replace(tzinfo=UTC)
+        found = (
+            delta_log.partitions_added_since(folder, bound.timestamp() * 1000, column)
+            if folder
+            else None
+        )
+        return None if found is None else sorted(found, key=lambda v: (v is None, v or ""))
+
+    @available
+    def warehouse_dir(self) -> str:
+        """The server's spark.sql.warehouse.dir, asked once per invocation."""
+        if not hasattr(self, "_warehouse"):
+            _, table = self.execute("set spark.sql.warehouse.dir", fetch=True)
+            self._warehouse = str(table.rows[0][1])
+        return self._warehouse
+
+    @available
     def move_aside(self, path: str) -> str:
         """Moves the folder `path` (a table folder in the warehouse) to `orphaned/` beside the
         warehouse, under its table name and the time; returns the new path."""
