@@ -39,16 +39,8 @@ def latest_version(table_dir: Path) -> int | None:
 def commits_since(table_dir: Path, since_ms: float) -> list[dict] | None:
     """The `commitInfo` of every commit made at or after `since_ms` (milliseconds since the
     epoch), newest first; None when the folder holds no Delta log."""
-    found = []
-    newest_first = versions(table_dir)
-    if not newest_first:
-        return None
-    for version in newest_first:
-        commit = _commit_info(table_dir / "_delta_log" / f"{version:020d}.json")
-        if (commit.get("inCommitTimestamp") or commit.get("timestamp") or 0) < since_ms:
-            break  # versions are in commit order: the older ones are older still
-        found.append(commit)
-    return found
+    found = _commits_since(table_dir, since_ms)
+    return None if found is None else [commit for commit, _ in found]
 
 
 def partitions_added_since(table_dir: Path, since_ms: float, column: str) -> set[str | None] | None:
@@ -56,19 +48,27 @@ def partitions_added_since(table_dir: Path, since_ms: float, column: str) -> set
     every file added by a commit made at or after `since_ms` (milliseconds since the epoch): a
     write, a rewrite by partition, a compaction. None when the folder holds no Delta log or
     the table is not partitioned by `column`: the caller asks the server then."""
-    found: set[str | None] = set()
+    found = _commits_since(table_dir, since_ms)
+    if found is None:
+        return None
+    values = [(action.get("partitionValues") or {}) for _, added in found for action in added]
+    if any(column not in v for v in values):
+        return None
+    return {v[column] for v in values}
+
+
+def _commits_since(table_dir: Path, since_ms: float) -> list[tuple[dict, list[dict]]] | None:
+    """(`commitInfo`, its `add` actions) of every commit made at or after `since_ms`, newest
+    first; None when the folder holds no Delta log."""
     newest_first = versions(table_dir)
     if not newest_first:
         return None
+    found = []
     for version in newest_first:
         commit, added = _actions(table_dir / "_delta_log" / f"{version:020d}.json")
         if (commit.get("inCommitTimestamp") or commit.get("timestamp") or 0) < since_ms:
             break  # versions are in commit order: the older ones are older still
-        for action in added:
-            values = action.get("partitionValues") or {}
-            if column not in values:
-                return None
-            found.add(values[column])
+        found.append((commit, added))
     return found
 
 
@@ -82,12 +82,3 @@ def _actions(commit_file: Path) -> tuple[dict, list[dict]]:
             elif line.startswith('{"add"'):
                 added.append(json.loads(line)["add"])
     return commit, added
-
-
-def _commit_info(commit_file: Path) -> dict:
-    """The `commitInfo` action of one commit file; empty when it has none."""
-    with commit_file.open() as lines:
-        for line in lines:
-            if line.startswith('{"commitInfo"'):
-                return json.loads(line)["commitInfo"]
-    return {}

@@ -105,8 +105,7 @@ class SparkConnectAdapter(SparkAdapter):
         from lakehouse.platform import delta_log
 
         folder = _table_folder(warehouse, schema, identifier)
-        bound = since if since.tzinfo else since.replace(tzinfo=UTC)
-        commits = delta_log.commits_since(folder, bound.timestamp() * 1000) if folder else None
+        commits = delta_log.commits_since(folder, _epoch_ms(since)) if folder else None
         return None if commits is None else [c.get("operationMetrics") or {} for c in commits]
 
     @available
@@ -123,11 +122,8 @@ class SparkConnectAdapter(SparkAdapter):
         from lakehouse.platform import delta_log
 
         folder = _table_folder(warehouse, schema, identifier)
-        bound = since if since.tzinfo else since.replace(tzinfo=UTC)
         found = (
-            delta_log.partitions_added_since(folder, bound.timestamp() * 1000, column)
-            if folder
-            else None
+            delta_log.partitions_added_since(folder, _epoch_ms(since), column) if folder else None
         )
         return None if found is None else sorted(found, key=lambda v: (v is None, v or ""))
 
@@ -162,6 +158,13 @@ class SparkConnectAdapter(SparkAdapter):
             value = table.rows[0][1] if table.rows else ""
             self._line_bound = int(value) if str(value).isdigit() else None
         return self._line_bound
+
+
+def _epoch_ms(since: datetime) -> float:
+    """`since` in milliseconds since the epoch, a naive time taken as UTC (dbt's timings and
+    run_started_at are UTC), as the Delta log stamps its commits."""
+    bound = since if since.tzinfo else since.replace(tzinfo=UTC)
+    return bound.timestamp() * 1000
 
 
 def _table_folder(warehouse: str, schema: str, identifier: str) -> Path | None:
