@@ -29,6 +29,15 @@ def test_python_incremental_model_appends_across_runs(spark, tmp_path):
     assert detail.format == "delta"
 
 
+def test_a_column_added_to_a_python_model_is_added_to_its_table(spark, tmp_path):
+    """on_schema_change append_new_columns holds when the model writes into its table itself:
+    the new column is added, null on the rows written before it."""
+    run_dbt(["run", "-s", "fx_numbers", "fx_growing", "--full-refresh"], FIXTURE, tmp_path)
+    run_dbt(["run", "-s", "fx_growing", "--vars", "{with_note: 'yes'}"], FIXTURE, tmp_path)
+    rows = spark.table(f"{SCHEMA}.fx_growing").groupBy("note").count().collect()
+    assert {r.note: r["count"] for r in rows} == {None: 3, "added": 3}
+
+
 def test_failing_python_model_fails_the_run_with_its_traceback(lakehouse, tmp_path):
     run_dbt(["run", "-s", "fx_numbers"], FIXTURE, tmp_path)
     proc = run_dbt(["run", "-s", "fx_failing"], FIXTURE, tmp_path, check=False)

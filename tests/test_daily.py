@@ -133,6 +133,17 @@ def test_a_no_retrain_day_keeps_the_champion_and_scores_forward(first_day, spark
     # the recommender still removes what users touched up to this day, the new day included
     touched = spark.table("silver.slv_user_product_daily").where(f"event_date <= '{day}'")
     assert recs.join(touched, ["user_id", "product_id"]).count() == 0
+    # only the users who acted on the day got new lists; the others kept the day before's
+    acted = touched.where(f"event_date = '{day}'").select("user_id")
+    relisted = recs.where(f"listed_on = date'{day}'").select("user_id").distinct()
+    assert relisted.join(acted, "user_id", "left_anti").count() == 0  # nobody idle relisted
+    assert recs.join(acted, "user_id", "left_semi").where(f"listed_on < date'{day}'").count() == 0
+    kept = recs.where(f"listed_on < date'{day}'").select(
+        "user_id", "recommendation_rank", "product_id", "source", "listed_on"
+    )
+    before = spark.table("gold.ml_product_recommendations").where("run_date = date'2019-11-30'")
+    assert kept.count() > relisted.count() > 0
+    assert kept.exceptAll(before.select(*kept.columns)).count() == 0
     assert {m: len(tracking.versions_for_run_date(m, str(day))) for m in
             (PROPENSITY, RECOMMENDER)} == {PROPENSITY: 0, RECOMMENDER: 0}  # fmt: skip
 

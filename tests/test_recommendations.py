@@ -238,6 +238,42 @@ def test_the_baselines_recommend_as_worked_by_hand(spark, method):
     assert got == EXPECTED[method]
 
 
+def test_a_list_is_kept_only_while_its_user_does_nothing(spark):
+    """The lists of the run date before are kept for the users of today's snapshot with no
+    day after it and no late-loaded day before it; never across versions or a change of k."""
+    from pyspark.sql import functions as F
+
+    written = "2019-11-30 23:00:00"  # when the run of 2019-11-30 wrote its lists
+    recommendations = spark.createDataFrame(
+        [(date(2019, 11, d), u, rank, 10 * rank, 1, None) for d in (29, 30)
+         for u in (1, 2, 3, 4, 5) for rank in (1, 2)],
+        "run_date date, user_id bigint, recommendation_rank int, product_id bigint, "
+        "model_version int, listed_on date",
+    ).withColumn("recommended_at", F.when(F.col("run_date") == date(2019, 11, 30),
+                                          F.lit(written).cast("timestamp")))  # fmt: skip
+    daily = spark.createDataFrame(
+        [  # user 1 acts on the day; user 2 only on the day after it (not yet this run's)
+            (1, date(2019, 12, 1), "2019-12-01 22:00:00"),
+            (2, date(2019, 12, 2), "2019-12-02 22:00:00"),
+            # user 3's late file: a day before the lists, loaded after them; user 4: on time
+            (3, date(2019, 11, 20), "2019-12-01 22:00:00"),
+            (4, date(2019, 11, 30), "2019-11-30 22:00:00"),
+        ],
+        "user_id bigint, event_date date, source_loaded_at string",
+    ).withColumn("source_loaded_at", F.col("source_loaded_at").cast("timestamp"))
+    users = spark.createDataFrame([(u,) for u in (1, 2, 3, 4, 6)], "user_id bigint")  # 5 left
+
+    def kept(version=1, k=2, run_date=date(2019, 12, 1)):
+        rows, why = recommend.lists_to_keep(recommendations, daily, users, run_date, version, k)
+        return why if rows is None else sorted(
+            (r.user_id, r.recommendation_rank, r.listed_on) for r in rows.collect())  # fmt: skip
+
+    assert kept() == [(u, rank, date(2019, 11, 30)) for u in (2, 4) for rank in (1, 2)]
+    assert kept(version=2) == "the lists of 2019-11-30 are not all from v2"
+    assert kept(k=3) == "the lists of 2019-11-30 are 2 long, not k = 3"
+    assert kept(run_date=date(2019, 11, 29)) == "no earlier run date to keep lists from"
+
+
 def _category_popular_by_hand(baskets, category, users, k):
     """category_popular's lists worked out in plain Python, without the cuts the Spark code
     makes to keep its candidates few: {user: [(product_id, source)]}. `baskets` is {user:

@@ -11,6 +11,11 @@ date recommends with the recommender of that date (the one just registered, else
 the decision kept): its method for the users it can serve, popular products (marked
 `popular`) for the others and to fill short lists. Never a product the user touched up to
 the run date. The work is in `lakehouse.ml.recommend`.
+
+A user who did nothing since the run date before keeps that date's list, when the same
+version made it with the same k (`recommend.lists_to_keep`; `listed_on` says which run date
+computed a list): on a day without retrain, only the users who acted get new lists. Forcing a
+retrain (var force_retrain) or a full refresh lists everyone again.
 """
 
 from lakehouse.errors import DataConditionError
@@ -18,6 +23,10 @@ from lakehouse.ml import drift, recommend, retraining, tracking
 from lakehouse.ml.connect import as_bool, progress
 from lakehouse.ml.propensity import FEATURES
 from lakehouse.platform.config import Settings
+
+# the table's columns in its order; listed_on came last, so older tables gain it at the end
+COLUMNS = ("run_date", "user_id", "recommendation_rank", "product_id", "score", "source",
+           "model_name", "model_version", "recommended_at", "listed_on")  # fmt: skip
 
 
 def _register_today(dbt, session, run_date, name, interactions) -> int:
@@ -66,9 +75,13 @@ def model(dbt, session):
 
     dbt.config(
         materialized="incremental", incremental_strategy="insert_overwrite",
-        partition_by=["run_date"],
+        partition_by=["run_date"], on_schema_change="append_new_columns",
     )  # fmt: skip
+    # every row of the run date says it was written now; a later run date keeps a list only
+    # when nothing about its user was loaded after this
+    started = session.sql("select current_timestamp()").first()[0]
     name = dbt.config.meta_get("registered_model_name")
+    k = int(dbt.config.meta_get("k"))
     tracking.configure(Settings.from_env(), dbt.config.meta_get("experiment"))
     run_date = dbt.ref("ml_run_windows").first().run_date
     decision = retraining.decision_of(dbt.ref("ml_retraining_decisions"), run_date, name)
@@ -88,25 +101,51 @@ def model(dbt, session):
     else:
         fitted, _ = recommend.fit(method, interactions, products, {}, 0)
     users = dbt.ref("ml_user_scoring_set").select("user_id")
+    # the users who did nothing since the run date before keep its lists; the rest get new ones
+    kept, why = None, "forced" if dbt.is_incremental else "a full rebuild"
+    if dbt.is_incremental and not as_bool(dbt.config.meta_get("force_retrain")):
+        kept, why = recommend.lists_to_keep(
+            session.table(str(dbt.this)), dbt.ref("slv_user_product_daily"), users, run_date,
+            int(version), k,
+        )  # fmt: skip
+    if kept is not None:
+        kept = kept.localCheckpoint(eager=True)
+        users = users.join(kept.select("user_id"), "user_id", "left_anti")
+        interactions_of_users = recommend.for_users(interactions, users)
+    else:
+        interactions_of_users = interactions
     popular = recommend.popular_products(interactions, limit=recommend.POPULAR_POOL)
     recs = (
         recommend.recommend(
             method,
             fitted,
-            interactions,
+            interactions_of_users,
             products,
             users,
             popular,
             int(dbt.config.meta_get("min_products")),
-            int(dbt.config.meta_get("k")),
-        )  # fmt: skip
-        .select(F.lit(run_date).cast("date").alias("run_date"), "*")
+            k,
+        )
         .withColumn("model_name", F.lit(name))
         .withColumn("model_version", F.lit(int(version)))
-        .withColumn("recommended_at", F.current_timestamp())
+        .withColumn("listed_on", F.lit(run_date).cast("date"))
+    )
+    if kept is not None:
+        recs = recs.unionByName(kept.select(*recs.columns))
+    recs = (
+        recs.select(F.lit(run_date).cast("date").alias("run_date"), *recs.columns)
+        .withColumn("recommended_at", F.lit(started))
+        .select(*COLUMNS)
         .localCheckpoint(eager=True)
     )
     if method == "als":
         recommend.release(fitted)
-    progress("recommend", f"{name}: v{version} ({method}) recommended for {run_date}")
+    users_by_date = dict(recs.groupBy(F.col("listed_on") == F.lit(run_date))
+                         .agg(F.countDistinct("user_id")).collect())  # fmt: skip
+    progress(
+        "recommend",
+        f"{name}: v{version} ({method}) recommended for {run_date}: new lists "
+        f"for {users_by_date.get(True, 0):,} users, "
+        + (f"{why}: {users_by_date.get(False, 0):,} users" if kept else f"none kept ({why})"),
+    )
     return recs

@@ -425,6 +425,43 @@ def for_users(interactions, users):
     return interactions.join(ids, "user_id", "left_semi").localCheckpoint(eager=True)
 
 
+def lists_to_keep(recommendations, daily, users, run_date, version: int, k: int):
+    """The lists of the run date before `run_date` in `recommendations` (the rows of
+    ml_product_recommendations) that still hold on `run_date`, or (None, why not). A list
+    holds when the same recommender version made it with the same k, its user is in `users`
+    (today's scoring snapshot), and nothing the user did reached `daily`
+    (slv_user_product_daily) since: no row dated after that run date, and no row loaded after
+    it was written (a late file of an older date). Such a user's products, history and seen
+    set are unchanged, so only the popularity behind the fill and category_popular's shares
+    may have moved: the list is kept until the user acts or the recommender is retrained.
+    Returns (rows of the earlier run date, with `listed_on` filled, or None; a line saying
+    what was kept or why nothing was)."""
+    from pyspark.sql import functions as F
+
+    last = recommendations.where(F.col("run_date") < F.lit(run_date)).agg(F.max("run_date"))
+    last = last.first()[0]
+    if last is None:
+        return None, "no earlier run date to keep lists from"
+    previous = recommendations.where(F.col("run_date") == F.lit(last))
+    made = previous.agg(F.min("model_version"), F.max("model_version"),
+                        F.max("recommendation_rank"), F.min("recommended_at")).first()  # fmt: skip
+    if (made[0], made[1]) != (version, version):
+        return None, f"the lists of {last} are not all from v{version}"
+    if made[2] != k:
+        return None, f"the lists of {last} are {made[2]} long, not k = {k}"
+    acted = daily.where(
+        (F.col("event_date") <= F.lit(run_date))
+        & ((F.col("event_date") > F.lit(last)) | (F.col("source_loaded_at") > F.lit(made[3])))
+    ).select("user_id")
+    listed_on = F.col("listed_on") if "listed_on" in previous.columns else F.lit(None)
+    kept = (
+        previous.join(users.select("user_id"), "user_id", "left_semi")
+        .join(acted, "user_id", "left_anti")
+        .withColumn("listed_on", F.coalesce(listed_on, F.lit(last)))
+    )
+    return kept, f"kept the lists of the users who did nothing since {last}"
+
+
 SEGMENTS = ("all", "with_history", "cold_start")
 
 

@@ -8,7 +8,9 @@
     into its table (see python_writes_directly) instead of into dbt-spark's `__dbt_tmp` table
     that an insert then copies and a drop removes: one write instead of two. The insert that
     dbt-spark's materialization then asks for is a no-op (get_insert_into_sql and
-    get_insert_overwrite_sql below).
+    get_insert_overwrite_sql below). Its schema check finds no temporary table to compare, so
+    a model with on_schema_change append_new_columns adds its new columns here; any other
+    setting keeps the table's columns, as dbt-spark's insert would.
 -#}
 {% macro py_write_table(compiled_code, target_relation) %}
 {{ compiled_code }}
@@ -28,6 +30,14 @@ elif not isinstance(df, pyspark.sql.DataFrame):
     raise TypeError(f"{type(df)} is not a supported type for a dbt Python model")
 
 {%- if target_relation.identifier == this.identifier ~ '__dbt_tmp' and python_writes_directly() %}
+{%- if config.get('on_schema_change') == 'append_new_columns' %}
+# on_schema_change append_new_columns: the model's columns the table lacks are added first.
+known = set(spark.table("{{ this }}").columns)
+added = [f"`{f.name}` {f.dataType.simpleString()}" for f in df.schema.fields
+         if f.name not in known]
+if added:
+    spark.sql(f"alter table {{ this }} add columns ({', '.join(added)})")
+{%- endif %}
 # Straight into the table, its columns by name, as dbt-spark's insert would select them.
 df = df.select(*spark.table("{{ this }}").columns)
 {%- if config.get('incremental_strategy') == 'insert_overwrite' %}
