@@ -131,14 +131,21 @@ def test_cluster_down_stops_its_own_processes_and_leaves_a_stale_pid_alone(tmp_p
     cs.folder.mkdir(parents=True)
     bystander = subprocess.Popen(["sleep", "60"], cwd=cs.folder)  # right folder, wrong class
     ours = subprocess.Popen(  # stands in for a worker: its class in argv, in the folder
-        [sys.executable, "-c", "import time; time.sleep(60)", cluster.WORKER_CLASS],
-        cwd=cs.folder, start_new_session=True,
+        [sys.executable, "-c", "print('up', flush=True); import time; time.sleep(60)",
+         cluster.WORKER_CLASS],
+        cwd=cs.folder, start_new_session=True, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
+        # Popen may return while the kernel is still loading the program (vfork), when
+        # /proc/<pid>/cmdline is still empty; a real worker has long been running by then.
+        assert ours.stdout.readline() == "up\n"
         cs.pid_file.write_text(json.dumps({"master": bystander.pid, "worker-1": ours.pid}))
         said = []
         cluster.down(other, echo=said.append)
-        assert ours.wait(timeout=30) is not None
+        try:
+            ours.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"cluster down left its own worker running; it said: {said}")
         assert bystander.poll() is None, "cluster down signalled a process not its own"
         assert any(f"named pid {bystander.pid} for master" in line for line in said), said
         assert not cs.pid_file.exists()
@@ -146,6 +153,7 @@ def test_cluster_down_stops_its_own_processes_and_leaves_a_stale_pid_alone(tmp_p
         for proc in (bystander, ours):
             proc.kill()
             proc.wait()
+        ours.stdout.close()
 
 
 def test_settings_defaults_are_loopback_and_sized_for_this_machine(monkeypatch):
