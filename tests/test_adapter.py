@@ -38,6 +38,21 @@ def test_a_column_added_to_a_python_model_is_added_to_its_table(spark, tmp_path)
     assert {r.note: r["count"] for r in rows} == {None: 3, "added": 3}
 
 
+def test_a_python_models_session_is_released_when_it_ends(spark, lakehouse, tmp_path):
+    """The server frees what a model cached (its checkpoints) only when the model's session is
+    released; a dbt process that never released it left about 1.4 GB per 10 M daily run on
+    the server for an hour."""
+    from pyspark.errors.exceptions.connect import SparkConnectException
+    from pyspark.sql import SparkSession
+
+    run_dbt(["run", "-s", "fx_numbers", "fx_session"], FIXTURE, tmp_path)
+    (session_id,) = {r.session_id for r in spark.table(f"{SCHEMA}.fx_session").collect()}
+    assert session_id != spark.session_id
+    reused = SparkSession.builder.remote(f"{lakehouse.connect_url};session_id={session_id}")
+    with pytest.raises(SparkConnectException, match="SESSION_CLOSED"):
+        reused.create().sql("select 1").collect()
+
+
 def test_failing_python_model_fails_the_run_with_its_traceback(lakehouse, tmp_path):
     run_dbt(["run", "-s", "fx_numbers"], FIXTURE, tmp_path)
     proc = run_dbt(["run", "-s", "fx_failing"], FIXTURE, tmp_path, check=False)

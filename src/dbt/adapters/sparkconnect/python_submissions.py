@@ -7,13 +7,17 @@ bound to a Spark Connect session of the profile's `connect_url`, so reads and wr
 the server while the Python runs here. A failure is raised with the model's name and a traceback
 whose line numbers point into the model's own source file; an exception marked `user_facing`
 (a data condition the model names, with what to change) is raised with its message alone.
+
+Each model runs in a session of its own, released when the model ends: the server then drops
+what the model left behind (checkpointed DataFrames, cached ML models, temporary views,
+settings). A session that is never released holds all that until the server's session
+timeout, an hour by default, while the next build's models add their own.
 """
 
 from __future__ import annotations
 
 import linecache
 import socket
-import threading
 import time
 import traceback
 from typing import Any
@@ -22,9 +26,6 @@ from urllib.parse import urlsplit
 from dbt.adapters.base import PythonJobHelper
 from dbt.adapters.sparkconnect.connections import mask_token
 from dbt_common.exceptions import DbtRuntimeError
-
-_sessions: dict[str, Any] = {}
-_lock = threading.Lock()
 
 
 def _check_reachable(url: str, timeout: float = 10.0) -> None:
@@ -39,23 +40,19 @@ def _check_reachable(url: str, timeout: float = 10.0) -> None:
 
 
 def connect_session(url: str):
-    """One Spark Connect session per URL for the whole dbt process (models share it)."""
+    """A new Spark Connect session at `url`; the caller stops it, which releases it."""
     from pyspark.sql import SparkSession
 
-    with _lock:
-        session = _sessions.get(url)
-        if session is None:
-            try:
-                _check_reachable(url)
-                session = SparkSession.builder.remote(url).create()
-                session.sql("select 1").collect()
-            except Exception as exc:
-                raise DbtRuntimeError(
-                    f"Cannot reach Spark Connect at {mask_token(url)}: {exc}. Is the server up "
-                    "(`make up`), and is `connect_url` in profiles.yml right?"
-                ) from exc
-            _sessions[url] = session
+    try:
+        _check_reachable(url)
+        session = SparkSession.builder.remote(url).create()
+        session.sql("select 1").collect()  # a wrong token fails here, not in the model
         return session
+    except Exception as exc:
+        raise DbtRuntimeError(
+            f"Cannot reach Spark Connect at {mask_token(url)}: {exc}. Is the server up "
+            "(`make up`), and is `connect_url` in profiles.yml right?"
+        ) from exc
 
 
 class SparkConnectPythonJobHelper(PythonJobHelper):
@@ -89,6 +86,7 @@ class SparkConnectPythonJobHelper(PythonJobHelper):
         finally:
             namespace.clear()
             linecache.cache.pop(compiled_name, None)
+            spark.stop()  # releases the session: the server frees what the model cached
         return f"{time.monotonic() - started:.1f}s over Spark Connect"
 
     def _describe_failure(self, exc: Exception, compiled_code: str) -> str:
