@@ -3,9 +3,10 @@
     user and product over the rows of the `product_days` CTE (slv_user_product_daily, already
     cut to the evaluated days) with a cart or a purchase, for products the user had not touched
     in `earlier` (the evaluation's training interactions): recommendations never repeat what
-    the user has seen. Shared by the validation and the holdout period.
+    the user has seen. Shared by the validation and the holdout period, and, with no
+    `earlier`, by slv_user_product_conversions (every carted or bought pair: popularity).
 -#}
-{% macro new_conversions(product_days, earlier) -%}
+{% macro new_conversions(product_days, earlier=none) -%}
     select
         -- ids
         {{ product_days }}.user_id,
@@ -19,10 +20,12 @@
         min({{ product_days }}.first_interaction_at) as first_conversion_at
 
     from {{ product_days }}
+    {%- if earlier is not none %}
     left anti join {{ earlier }}
         on
             {{ product_days }}.user_id = {{ earlier }}.user_id
             and {{ product_days }}.product_id = {{ earlier }}.product_id
+    {%- endif %}
     where {{ product_days }}.n_carts > 0 or {{ product_days }}.n_purchases > 0
     group by {{ product_days }}.user_id, {{ product_days }}.product_id
 {%- endmacro %}

@@ -178,6 +178,21 @@ def test_every_scored_user_gets_k_new_products(project_build, spark):
     assert recs.join(seen, ["user_id", "product_id"]).count() == 0
 
 
+def test_popularity_from_the_carted_or_bought_pairs_equals_popularity_from_every_pair(
+    project_build, spark
+):
+    """A day without retraining counts popularity from slv_user_product_conversions (the
+    daily rows with a cart or a purchase); it must rank the products as every pair does."""
+    every = spark.table("silver.slv_user_product_interactions")
+    converted = spark.table("silver.slv_user_product_conversions")
+    assert converted.count() == every.where("n_carts > 0 or n_purchases > 0").count() > 100
+    for limit in (None, recommend.POPULAR_POOL):
+        want = recommend.popular_products(every, limit=limit)
+        got = recommend.popular_products(converted, limit=limit)
+        assert got.count() == want.count() > 0
+        assert got.exceptAll(want).count() == 0
+
+
 def test_a_period_with_more_users_than_the_limit_is_scored_on_a_seeded_sample(project_build, spark):
     truth = spark.table("silver.slv_user_product_conversions_after_cutoff")
     kept, total = recommend.sample_users(truth, 0, 42)  # 0: every user

@@ -18,6 +18,8 @@ computed a list): on a day without retrain, only the users who acted get new lis
 retrain (var force_retrain) or a full refresh lists everyone again.
 """
 
+import functools
+
 from lakehouse.errors import DataConditionError
 from lakehouse.ml import drift, recommend, retraining, tracking
 from lakehouse.ml.connect import as_bool, progress
@@ -29,9 +31,10 @@ COLUMNS = ("run_date", "user_id", "recommendation_rank", "product_id", "score", 
            "model_name", "model_version", "recommended_at", "listed_on")  # fmt: skip
 
 
-def _register_today(dbt, session, run_date, name, interactions) -> int:
+def _register_today(dbt, session, run_date, name, every_pair) -> int:
     """Logs and registers the recommender of `run_date`, the method shipped by that date's
-    evaluation (or finds the one a first run of the date registered); returns its version."""
+    evaluation (or finds the one a first run of the date registered); returns its version.
+    `every_pair()` gives the interactions an ALS fit reads."""
     import json
 
     import mlflow
@@ -53,7 +56,7 @@ def _register_today(dbt, session, run_date, name, interactions) -> int:
                           parent_run_id=evaluation.mlflow_run_id) as run:  # fmt: skip
         mlflow.log_params({"method": method, "run_date": str(run_date), **params})
         if method == "als":
-            als, seconds = recommend.fit_als(interactions, params,
+            als, seconds = recommend.fit_als(every_pair(), params,
                                              seed=int(dbt.config.meta_get("seed")))  # fmt: skip
             mlflow.log_metric("final_training_seconds", seconds)
             tracking.log_spark_model(als)
@@ -85,11 +88,14 @@ def model(dbt, session):
     tracking.configure(Settings.from_env(), dbt.config.meta_get("experiment"))
     run_date = dbt.ref("ml_run_windows").first().run_date
     decision = retraining.decision_of(dbt.ref("ml_retraining_decisions"), run_date, name)
-    # a view summing every day of slv_user_product_daily: summed once here, then read by the
-    # fit, the popular list, the products each user has seen and the candidates
-    interactions = recommend.interactions_once(dbt.ref("slv_user_product_interactions"))
+    # Every user and product pair: a view summing every day of slv_user_product_daily, summed
+    # at most once, and only when a fit reads every pair (ALS, item_knn) or every user gets a
+    # new list. Popularity counts the carted or bought pairs alone (slv_user_product_conversions).
+    interactions = dbt.ref("slv_user_product_interactions")
+    every_pair = functools.cache(lambda: recommend.interactions_once(interactions))
+    conversions = dbt.ref("slv_user_product_conversions").localCheckpoint(eager=True)
     if decision.retrained:
-        version = _register_today(dbt, session, run_date, name, interactions)
+        version = _register_today(dbt, session, run_date, name, every_pair)
     elif decision.champion_version is not None:
         version = decision.champion_version
     else:
@@ -99,7 +105,8 @@ def model(dbt, session):
     if method == "als":
         fitted = recommend.load(name, version)
     else:
-        fitted, _ = recommend.fit(method, interactions, products, {}, 0)
+        learn_from = conversions if method in recommend.FITTED_ON_CONVERSIONS else every_pair()
+        fitted, _ = recommend.fit(method, learn_from, products, {}, 0)
     users = dbt.ref("ml_user_scoring_set").select("user_id")
     # the users who did nothing since the run date before keep its lists; the rest get new ones
     kept, why = None, "forced" if dbt.is_incremental else "a full rebuild"
@@ -111,10 +118,11 @@ def model(dbt, session):
     if kept is not None:
         kept = kept.localCheckpoint(eager=True)
         users = users.join(kept.select("user_id"), "user_id", "left_anti")
+        # the history of the users who get a new list, read from their daily rows only
         interactions_of_users = recommend.for_users(interactions, users)
     else:
-        interactions_of_users = interactions
-    popular = recommend.popular_products(interactions, limit=recommend.POPULAR_POOL)
+        interactions_of_users = every_pair()
+    popular = recommend.popular_products(conversions, limit=recommend.POPULAR_POOL)
     recs = (
         recommend.recommend(
             method,
