@@ -87,6 +87,11 @@ def test_a_daily_run_writes_only_the_new_dates_partitions(first_day, spark):
         assert int(write.operationMetrics["numOutputRows"]) == written > 0, table
         assert int(write.operationMetrics.get("numRemovedFiles", 0)) == 0, table  # a new date
         assert spark.table(f"silver.{table}").count() == first_day["counts"][table] + written
+    # the date came from bronze's Delta log, not from a query of the loaded rows
+    for table in AGGREGATES:
+        assert f"{table}: 1 date(s) to rebuild, from brz_event_lines' log: {day}" in (
+            first_day["run"].output
+        ), table
     # the day's rows sum that day's accepted events, no more
     events = spark.sql(
         f"select sum(n_events) from silver.slv_user_daily_activity where event_date = '{day}'"
@@ -175,8 +180,9 @@ def test_a_rerun_of_a_date_changes_nothing(first_day, dbt, spark):
 
 
 def test_a_build_tests_the_keys_of_the_partitions_it_rewrote(first_day, dbt, spark):
-    """The key test of a daily aggregate, in a build that rewrites one date, reads that date's
-    partition alone (the files written since the build started); `dbt test` reads them all."""
+    """The key test and the row rules of a daily aggregate, in a build that rewrites one date,
+    read that date's partition alone (the files written since the build started); `dbt test`
+    reads them all."""
     day, table = first_day["day"], "silver.slv_user_product_daily"
     rows = spark.table(table).count()
     spark.sql(f"delete from {table} where event_date = date'{day}'")  # the date to rebuild
@@ -185,9 +191,13 @@ def test_a_build_tests_the_keys_of_the_partitions_it_rewrote(first_day, dbt, spa
     assert spark.table(table).count() == rows  # the date came back whole
     (key,) = dbt.target.rglob("run/**/unique_combination_slv_user_pr_*.sql")
     assert re.search(rf"where event_date in \(date'{day}'\)\s+group by", key.read_text())
+    (rules,) = dbt.target.rglob("run/**/row_rules_slv_user_product_*.sql")
+    assert re.search(rf"where\s+event_date in \(date'{day}'\)\s+\)", rules.read_text())
     dbt(["test", "-s", "slv_user_product_daily"])
     (key,) = dbt.target.rglob("run/**/unique_combination_slv_user_pr_*.sql")
     assert "where true" in key.read_text()
+    (rules,) = dbt.target.rglob("run/**/row_rules_slv_user_product_*.sql")
+    assert re.search(r"where\s+true\s+\)", rules.read_text())
 
 
 def _decide(dbt, day: date, select: str = "+ml_retraining_decisions", **extra_vars):

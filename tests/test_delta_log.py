@@ -38,3 +38,63 @@ def test_without_a_log_or_the_partition_column_the_server_is_asked(tmp_path):
     assert delta_log.partitions_added_since(tmp_path, 0, "event_date") is None
     _commit(tmp_path, 0, 1_000, [{}])  # an unpartitioned table
     assert delta_log.partitions_added_since(tmp_path, 0, "event_date") is None
+
+
+def _stats(latest: str) -> str:
+    """An `add` action's statistics as Delta writes them: timestamps cut to the millisecond."""
+    return json.dumps({"numRecords": 1, "maxValues": {"loaded_at": latest}})
+
+
+def _write(table: Path, version: int, at_ms: int, added=(), removed=()) -> None:
+    """A commit adding files (partition value, loaded_at maximum, dataChange) and removing
+    files (partition value, dataChange)."""
+    log = table / "_delta_log"
+    log.mkdir(parents=True, exist_ok=True)
+    actions = [{"commitInfo": {"timestamp": at_ms}}]
+    actions += [
+        {"add": {"path": f"a-{version}-{i}", "partitionValues": {"event_date": day},
+                 "dataChange": change, "stats": _stats(latest)}}
+        for i, (day, latest, change) in enumerate(added)
+    ]  # fmt: skip
+    actions += [
+        {"remove": {"path": f"r-{version}-{i}", "partitionValues": {"event_date": day},
+                    "dataChange": change}}
+        for i, (day, change) in enumerate(removed)
+    ]  # fmt: skip
+    (log / f"{version:020d}.json").write_text("".join(json.dumps(a) + "\n" for a in actions))
+
+
+# 2026-12-04 21:39:00.843 UTC, in ms and in µs: the loaded_at of the load a build last read
+LOADED_MS = 1_796_420_340_843
+LOADED_US = LOADED_MS * 1000 + 417
+
+
+def test_the_dates_loaded_or_deleted_after_a_time(tmp_path):
+    that_load, next_load = "2026-12-04T21:39:00.843Z", "2026-12-04T21:40:30.001Z"
+    _write(tmp_path, 0, LOADED_MS + 900, added=[("2019-11-30", that_load, True)])
+    # compacted later: the same rows, no data change
+    _write(tmp_path, 1, LOADED_MS + 5_000, added=[("2019-11-30", that_load, False)],
+           removed=[("2019-11-30", False)])  # fmt: skip
+    # the next day's load, and a forgotten file's rows deleted
+    _write(tmp_path, 2, LOADED_MS + 90_000, added=[("2019-12-01", next_load, True)])
+    _write(tmp_path, 3, LOADED_MS + 95_000, removed=[("2019-10-03", True)])
+    changed = delta_log.partitions_changed_after
+    # the load the aggregate last read (its own millisecond, cut) is not later than itself
+    assert changed(tmp_path, LOADED_US, "event_date", "loaded_at") == {"2019-12-01", "2019-10-03"}
+    assert changed(tmp_path, LOADED_US - 1_000, "event_date", "loaded_at") == {
+        "2019-11-30", "2019-12-01", "2019-10-03",
+    }  # fmt: skip
+    assert changed(tmp_path, (LOADED_MS + 96_000) * 1000, "event_date", "loaded_at") == set()
+
+
+def test_when_the_log_cannot_tell_the_dates_the_server_is_asked(tmp_path):
+    changed = delta_log.partitions_changed_after
+    assert changed(tmp_path, LOADED_US, "event_date", "loaded_at") is None  # no log
+    next_load = "2026-12-04T21:40:30.001Z"
+    _write(tmp_path, 5, LOADED_MS + 9_000, added=[("2019-12-01", next_load, True)])
+    # versions 0 to 4 cleaned up: commits made after the time may be gone
+    assert changed(tmp_path, LOADED_US, "event_date", "loaded_at") is None
+    _write(tmp_path, 4, LOADED_MS - 9_000, added=[("2019-11-30", "2026-12-04T21:39:00.843Z", True)])
+    assert changed(tmp_path, LOADED_US, "event_date", "loaded_at") == {"2019-12-01"}
+    # a file without the statistic
+    assert changed(tmp_path, LOADED_US, "event_date", "updated_at") is None

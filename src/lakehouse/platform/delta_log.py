@@ -3,13 +3,15 @@ query: the server keeps every table the project builds as a managed table,
 `<warehouse>/<schema>.db/<table>/_delta_log/<version>.json`, one JSON action per line.
 
 The rerun check asks each table's latest version, the run-end record the commits each node
-made, and the key tests of the daily aggregates the partitions a build rewrote; through the
-server that was a `DESCRIBE HISTORY` per table or a scan of every file's metadata
+made, the key tests of the daily aggregates the partitions a build rewrote, and the daily
+aggregates the dates bronze loaded since they were built; through the server that was a
+`DESCRIBE HISTORY` per table or a scan of every file's metadata or of the loaded rows
 (docs/operations.md, "Cost decisions")."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 
@@ -57,28 +59,85 @@ def partitions_added_since(table_dir: Path, since_ms: float, column: str) -> set
     return {v[column] for v in values}
 
 
-def _commits_since(table_dir: Path, since_ms: float) -> list[tuple[dict, list[dict]]] | None:
-    """(`commitInfo`, its `add` actions) of every commit made at or after `since_ms`, newest
-    first; None when the folder holds no Delta log."""
+def partitions_changed_after(
+    table_dir: Path, after_us: int, column: str, stat: str
+) -> set[str | None] | None:
+    """The values of the partition column `column` that hold rows written after `after_us`
+    (microseconds since the epoch) by the table's timestamp column `stat`, or rows removed
+    since then: of every commit made after that time, the files it added whose `stat` maximum
+    is later, and the files it removed with a data change (a delete, a restore; not a
+    compaction). None when that cannot be known from the log: no log, commits since then
+    already cleaned up, a file without partition values or without a `stat` statistic.
+
+    Delta keeps timestamp statistics to the millisecond, cut down: a file whose rows were
+    written later than `after_us` in the same millisecond counts as not later. Loads are
+    separate statements, seconds apart, so the load that set `after_us` (its files' maximum
+    is `after_us` cut to the millisecond) is left out and every later one counted."""
+    after_ms = after_us // 1000
+    found = _commits_since(table_dir, after_ms, with_removes=True)
+    if found is None or not _reaches_back(table_dir, found, after_ms):
+        return None
+    values: set[str | None] = set()
+    for _, added, removed in found:
+        for action in added:
+            latest = _max_stat(action, stat)
+            if latest is None or column not in (action.get("partitionValues") or {}):
+                return None
+            if latest > after_ms:
+                values.add(action["partitionValues"][column])
+        for action in removed:
+            if not action.get("dataChange", True):
+                continue  # a compaction moves rows without changing them
+            if column not in (action.get("partitionValues") or {}):
+                return None
+            values.add(action["partitionValues"][column])
+    return values
+
+
+def _reaches_back(table_dir: Path, found: list, after_ms: int) -> bool:
+    """Whether the commits `found` (newest first) are every commit made after `after_ms`: the
+    log still holds version 0 or a commit made before then."""
+    kept = versions(table_dir)
+    return len(found) < len(kept) or (bool(kept) and kept[-1] == 0)
+
+
+def _max_stat(action: dict, stat: str) -> int | None:
+    """The maximum of the timestamp column `stat` in an `add` action's statistics, in
+    milliseconds since the epoch; None when the file has no such statistic."""
+    try:
+        value = json.loads(action.get("stats") or "{}").get("maxValues", {}).get(stat)
+        return round(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+    except (AttributeError, TypeError, ValueError):
+        return None
+
+
+def _commits_since(
+    table_dir: Path, since_ms: float, with_removes: bool = False
+) -> list[tuple] | None:
+    """(`commitInfo`, its `add` actions[, its `remove` actions]) of every commit made at or
+    after `since_ms`, newest first; None when the folder holds no Delta log."""
     newest_first = versions(table_dir)
     if not newest_first:
         return None
     found = []
     for version in newest_first:
-        commit, added = _actions(table_dir / "_delta_log" / f"{version:020d}.json")
+        commit, added, removed = _actions(table_dir / "_delta_log" / f"{version:020d}.json")
         if (commit.get("inCommitTimestamp") or commit.get("timestamp") or 0) < since_ms:
             break  # versions are in commit order: the older ones are older still
-        found.append((commit, added))
+        found.append((commit, added, removed) if with_removes else (commit, added))
     return found
 
 
-def _actions(commit_file: Path) -> tuple[dict, list[dict]]:
-    """The `commitInfo` of one commit file (empty when it has none) and its `add` actions."""
-    commit, added = {}, []
+def _actions(commit_file: Path) -> tuple[dict, list[dict], list[dict]]:
+    """The `commitInfo` of one commit file (empty when it has none), its `add` actions and
+    its `remove` actions."""
+    commit, added, removed = {}, [], []
     with commit_file.open() as lines:
         for line in lines:
             if line.startswith('{"commitInfo"'):
                 commit = json.loads(line)["commitInfo"]
             elif line.startswith('{"add"'):
                 added.append(json.loads(line)["add"])
-    return commit, added
+            elif line.startswith('{"remove"'):
+                removed.append(json.loads(line)["remove"])
+    return commit, added, removed

@@ -14,10 +14,13 @@
     One query per model instead of one per column and rule: on a daily run every test query
     costs about half a second of fixed cost whatever the table's size. `loaded_rows_only: true`
     (an append-only table with a load_id) reads only the rows this build appended when the
-    build built the table (macros/loaded_by_this_build.sql).
+    build built the table; `partition_column` (a table rewritten by partition) only the
+    partitions this build rewrote (macros/loaded_by_this_build.sql): the other rows were
+    checked by the build that wrote them.
 -#}
 {% test row_rules(
-    model, not_null=[], non_negative=[], accepted_values={}, between={}, loaded_rows_only=false
+    model, not_null=[], non_negative=[], accepted_values={}, between={}, loaded_rows_only=false,
+    partition_column=none
 ) %}
 {% set rules = row_rule_checks(not_null, non_negative, accepted_values, between) %}
 
@@ -30,7 +33,11 @@ counts as (
             count_if({{ condition }}) as rule_{{ loop.index }}{{ ',' if not loop.last }}
         {% endfor %}
     from {{ model }}
-    where {{ loaded_by_this_build(model) if loaded_rows_only else 'true' }}
+    where
+        {%- if loaded_rows_only %} {{ loaded_by_this_build(model) }}
+        {%- elif partition_column %} {{ partitions_written_by_this_build(model, partition_column) }}
+        {%- else %} true
+        {%- endif %}
 
 ),
 
