@@ -80,3 +80,18 @@
     {%- endif -%}
     {{- return(parts | join(' or ') if parts else 'false') -}}
 {%- endmacro %}
+
+
+{#-
+    The rows a data test of `relation` reads, as a SQL predicate: with `loaded_rows_only` the
+    rows this build appended (loaded_by_this_build), with `partition_column` the partitions
+    this build rewrote (partitions_written_by_this_build), else every row.
+-#}
+{% macro rows_a_test_reads(relation, loaded_rows_only=false, partition_column=none) -%}
+    {%- if loaded_rows_only -%}
+        {{- return(loaded_by_this_build(relation)) -}}
+    {%- elif partition_column -%}
+        {{- return(partitions_written_by_this_build(relation, partition_column)) -}}
+    {%- endif -%}
+    {{- return('true') -}}
+{%- endmacro %}

@@ -33,11 +33,7 @@ counts as (
             count_if({{ condition }}) as rule_{{ loop.index }}{{ ',' if not loop.last }}
         {% endfor %}
     from {{ model }}
-    where
-        {%- if loaded_rows_only %} {{ loaded_by_this_build(model) }}
-        {%- elif partition_column %} {{ partitions_written_by_this_build(model, partition_column) }}
-        {%- else %} true
-        {%- endif %}
+    where {{ rows_a_test_reads(model, loaded_rows_only, partition_column) }}
 
 ),
 
