@@ -42,7 +42,7 @@ def commits_since(table_dir: Path, since_ms: float) -> list[dict] | None:
     """The `commitInfo` of every commit made at or after `since_ms` (milliseconds since the
     epoch), newest first; None when the folder holds no Delta log."""
     found = _commits_since(table_dir, since_ms)
-    return None if found is None else [commit for commit, _ in found]
+    return None if found is None else [commit for commit, _, _ in found]
 
 
 def partitions_added_since(table_dir: Path, since_ms: float, column: str) -> set[str | None] | None:
@@ -53,7 +53,7 @@ def partitions_added_since(table_dir: Path, since_ms: float, column: str) -> set
     found = _commits_since(table_dir, since_ms)
     if found is None:
         return None
-    values = [(action.get("partitionValues") or {}) for _, added in found for action in added]
+    values = [(action.get("partitionValues") or {}) for _, added, _ in found for action in added]
     if any(column not in v for v in values):
         return None
     return {v[column] for v in values}
@@ -74,8 +74,8 @@ def partitions_changed_after(
     separate statements, seconds apart, so the load that set `after_us` (its files' maximum
     is `after_us` cut to the millisecond) is left out and every later one counted."""
     after_ms = after_us // 1000
-    found = _commits_since(table_dir, after_ms, with_removes=True)
-    if found is None or not _reaches_back(table_dir, found, after_ms):
+    found = _commits_since(table_dir, after_ms)
+    if found is None or not _reaches_back(table_dir, found):
         return None
     values: set[str | None] = set()
     for _, added, removed in found:
@@ -94,9 +94,9 @@ def partitions_changed_after(
     return values
 
 
-def _reaches_back(table_dir: Path, found: list, after_ms: int) -> bool:
-    """Whether the commits `found` (newest first) are every commit made after `after_ms`: the
-    log still holds version 0 or a commit made before then."""
+def _reaches_back(table_dir: Path, found: list) -> bool:
+    """Whether the commits `found` by _commits_since are every commit made since its time:
+    the log still holds a commit made before then, or version 0."""
     kept = versions(table_dir)
     return len(found) < len(kept) or (bool(kept) and kept[-1] == 0)
 
@@ -112,10 +112,10 @@ def _max_stat(action: dict, stat: str) -> int | None:
 
 
 def _commits_since(
-    table_dir: Path, since_ms: float, with_removes: bool = False
-) -> list[tuple] | None:
-    """(`commitInfo`, its `add` actions[, its `remove` actions]) of every commit made at or
-    after `since_ms`, newest first; None when the folder holds no Delta log."""
+    table_dir: Path, since_ms: float
+) -> list[tuple[dict, list[dict], list[dict]]] | None:
+    """(`commitInfo`, its `add` actions, its `remove` actions) of every commit made at or after
+    `since_ms`, newest first; None when the folder holds no Delta log."""
     newest_first = versions(table_dir)
     if not newest_first:
         return None
@@ -124,7 +124,7 @@ def _commits_since(
         commit, added, removed = _actions(table_dir / "_delta_log" / f"{version:020d}.json")
         if (commit.get("inCommitTimestamp") or commit.get("timestamp") or 0) < since_ms:
             break  # versions are in commit order: the older ones are older still
-        found.append((commit, added, removed) if with_removes else (commit, added))
+        found.append((commit, added, removed))
     return found
 
 
