@@ -1,7 +1,8 @@
 """Rolling a champion back: `lakehouse rollback` moves the alias to the champion before the
 current one (or to a given version), records why on both versions, and a run date whose
 promoted version was rolled back scores with the restored champion. Runs against a real MLflow
-registry (SQLite, in a temporary state folder); no server needed.
+registry (SQLite, in a temporary state folder); no server needed. The daily job's rerun check
+reads the same champions from the store's tables, and must agree with MLflow's client.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import pytest
 
 from lakehouse import cli
 from lakehouse.ml import propensity, tracking
+from lakehouse.orchestration import reruns
 from lakehouse.platform.config import Settings
 
 NAME = "ecom_purchase_propensity"
@@ -83,3 +85,23 @@ def test_rollback_without_an_earlier_champion_names_the_versions(registry, capsy
     err = capsys.readouterr().err
     assert "v1 records no earlier champion" in err and "versions: 1, 2, 3" in err
     assert str(tracking.champion(NAME).version) == "1"
+
+
+def test_the_rerun_check_reads_the_champions_mlflow_gives(registry, tmp_path, monkeypatch):
+    """reruns.champions queries the SQLite store's tables: the same answer as MLflow's client,
+    after a rollback and with a registered model that has no champion."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    if not client.search_registered_models(filter_string="name = 'no_champion_yet'"):
+        client.create_registered_model("no_champion_yet")
+    assert cli.main(["rollback", NAME]) == 0
+    found = reruns.champions(registry)
+    assert found[NAME] == 2 and found["no_champion_yet"] is None
+    assert found == reruns.champions_from_mlflow(registry)
+    # before the first training there is no store file: no champion, and no store created
+    monkeypatch.setenv("LAKEHOUSE_STATE_DIR", str(tmp_path / "fresh"))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # MLflow sets it
+    fresh = Settings.from_env()
+    assert reruns.champions(fresh) == {}
+    assert not (fresh.mlflow_dir / "mlflow.db").exists()
