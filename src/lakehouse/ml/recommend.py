@@ -462,10 +462,14 @@ def lists_to_keep(recommendations, daily, users, run_date, version: int, k: int)
         return None, f"the lists of {last} are not all from v{version}"
     if made[2] != k:
         return None, f"the lists of {last} are {made[2]} long, not k = {k}"
-    acted = daily.where(
-        (F.col("event_date") <= F.lit(run_date))
-        & ((F.col("event_date") > F.lit(last)) | (F.col("source_loaded_at") > F.lit(made[3])))
-    ).select("user_id")
+    # Two reads, each cut before the scan: the dates after `last` by partition, the rows
+    # loaded since by the files' source_loaded_at statistics. One filter with an OR of the two
+    # read every row of every date (10 M benchmark: 7.2 million rows for 2019-12-01).
+    up_to_today = daily.where(F.col("event_date") <= F.lit(run_date))
+    acted = (
+        up_to_today.where(F.col("event_date") > F.lit(last)).select("user_id")
+        .union(up_to_today.where(F.col("source_loaded_at") > F.lit(made[3])).select("user_id"))
+    )  # fmt: skip
     listed_on = F.col("listed_on") if "listed_on" in previous.columns else F.lit(None)
     kept = (
         previous.join(users.select("user_id"), "user_id", "left_semi")
