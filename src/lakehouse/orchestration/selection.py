@@ -3,9 +3,9 @@ the benchmark's daily runs.
 
 The daily job leaves out of `dbt build` the unit tests and the data tests tagged
 `sql_guarantee`. Those tests check what a model's SQL guarantees whatever the data (the key a
-view's GROUP BY makes) and each would recompute its view over every day of data on every run;
-both kinds change only with the SQL, so `make test` and a plain `dbt build` (`make build`,
-`make run`) run them.
+view's GROUP BY makes, the windows the feature macro cuts) and each would recompute days of
+data on every run; both kinds change only with the SQL, so `make test` and a plain `dbt build`
+(`make build`, `make run`) run them.
 """
 
 # the selection dagster-dbt adds to the build: every asset but these
