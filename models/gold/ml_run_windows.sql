@@ -3,6 +3,12 @@
 -- rules are the row_rules test (recreating a table with constraints costs seconds per run).
 {{ config(materialized='table', contract={'enforced': true}) }}
 
+-- It reads only slv_user_daily_activity; the ref below orders it. dbt starts the ready node of
+-- the shallowest depth first, and beside the daily aggregates this node held a thread for its 4
+-- to 5 s while their tests, which the scoring snapshot waits for, queued behind it. After
+-- slv_product_daily it runs beside the snapshot instead (docs/operations.md, "Cost decisions").
+-- depends_on: {{ ref('slv_product_daily') }}
+
 -- The windows of this run date against the data: for each window, its dates and what the
 -- silver daily activity holds in it. The ML models read it to stop, or keep their champion,
 -- with a message naming the dates when a window they need is empty.
