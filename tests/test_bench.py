@@ -123,6 +123,7 @@ def test_a_phase_left_out_with_skip_is_reported_as_not_measured(tmp_path):
     assert size["ratios"]["pipeline_over_plain_pyspark"] is None
     assert size["ratios"]["bronze_over_bare_copy"] is None
     assert size["ratios"]["pipeline_over_equivalent"] == 60.0 / 50.0
+    assert size["ratios"]["next_day_over_full"] is None  # no second daily day was run
     assert (size["notebook_s"], size["bare_copy_s"], size["daily_run_s"]) == (None, None, 20.0)
     assert (size["spark_sql_s"], size["duckdb_sql_s"]) == (None, None)
     assert size["ratios"]["duckdb_over_pipeline_sql"] is None

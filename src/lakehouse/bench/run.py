@@ -13,8 +13,9 @@ folder of its own and with a server of its own (free ports, stopped at the end):
    nothing changed since the date's last build, lakehouse.orchestration.reruns; else `dbt
    build --vars '{run_date: ...}'`): one more day file lands and 2019-12-01 runs (bronze loads
    only the new file), the same date again with no new file (it builds nothing), the same date
-   built anyway (`--rebuild`: what redoing its work costs), and a second new day forced to
-   retrain;
+   built anyway (`--rebuild`: what redoing its work costs), the next new day (no retraining:
+   what a scheduled job costs on a server that ran the day before), and a third new day
+   forced to retrain;
 5. DuckDB running the same compiled bronze and silver SQL (`lakehouse.bench.duck`);
 6. the references, each on a fresh server of its own over the full build's files: the
    equivalent work, the full build's own statements replayed without dbt
@@ -59,7 +60,8 @@ from lakehouse.streaming import arrivals
 
 BIN = Path(sys.executable).parent
 DAY_AFTER = date(2019, 12, 1)  # the daily run: a no-retrain day after the full build
-RETRAIN_DAY = date(2019, 12, 2)  # the next day, forced to retrain
+NEXT_DAY = date(2019, 12, 2)  # the day after it on the same server, no retraining either
+RETRAIN_DAY = date(2019, 12, 3)  # the next day, forced to retrain
 BAD_RATE = 0.00002  # as `make run`: a few malformed lines for the quarantine
 PRODUCTION = ["--exclude-resource-type", "unit_test"]  # the full build, as `make run`
 
@@ -220,14 +222,17 @@ class SizeRun:
             if self.rows <= CACHE_MAX_ROWS and self.pending("propensity_training_cache"):
                 self.training_cache()
             # The daily runs: one more day lands and is run (no retraining), then the same date
-            # again with no new file, then a second day forced to retrain. The references below
-            # read the full build's files only.
+            # again with no new file, the next day (no retraining: a server that ran the day
+            # before, as a scheduled job's), then a third day forced to retrain. The references
+            # below read the full build's files only.
             if self.pending("daily_run"):
                 self.daily_run(manifest)
             if self.pending("rerun"):
                 self.rerun(manifest)
             if self.pending("rerun_rebuilt"):
                 self.rerun_rebuilt(manifest)
+            if self.pending("next_day"):
+                self.next_day(manifest)
             if self.pending("retrain_day"):
                 self.retrain_day(manifest)
             self.result["spark_rows"] = self.table_rows(manifest)
@@ -326,6 +331,15 @@ class SizeRun:
         what redoing the date's work costs."""
         self._timed_build("rerun_rebuilt", manifest, {"run_date": DAY_AFTER.isoformat()},
                           rebuild=True)  # fmt: skip
+
+    def next_day(self, manifest: dict) -> None:
+        """The day after the daily run, no retraining: what a scheduled job costs on a server
+        that ran the day before. The first daily run after a full build is the server's first
+        run of the daily paths (scores from a loaded champion, lists kept from the day before),
+        which its later days find compiled."""
+        new_file = self._next_day(NEXT_DAY)
+        self._timed_build("next_day", manifest, {"run_date": NEXT_DAY.isoformat()},
+                          new_file=new_file)  # fmt: skip
 
     def retrain_day(self, manifest: dict) -> None:
         """The next day, forced to retrain both models (as a cadence or drift day would)."""
