@@ -171,3 +171,13 @@ def test_the_holdout_reports_the_shipped_method_and_the_baselines_only():
     assert recommend.reported_methods("item_knn") == ("popular", "category_popular", "item_knn")
     with pytest.raises(ValueError, match="unknown recommender method 'svd'"):
         recommend.reported_methods("svd")
+
+
+def test_the_grid_is_tuned_on_a_sample_only_when_it_leaves_out_many_users():
+    # the refit of the winner on all users costs about a quarter of the tuning fits: a sample
+    # of nearly every user would cost more than tuning on all of them
+    assert not propensity.samples(202_067, 200_000)
+    assert not propensity.samples(300_000, 200_000)
+    assert propensity.samples(300_001, 200_000)
+    assert propensity.samples(836_338, 200_000)
+    assert not propensity.samples(836_338, 0) and not propensity.samples(836_338, None)

@@ -3,12 +3,12 @@ for every run date that retrained.
 
 On a run date whose decision (ml_retraining_decisions) is to retrain: tunes
 LogisticRegression and RandomForestClassifier on the training split of that date's training
-set (on a seeded sample of var propensity_tuning_max_users users when it has more, the winner
-then refitted on all), keeps the best of each (fitted without the validation fold), evaluates
-them and a constant baseline on the test split, logs every candidate to MLflow, registers the
-winner and applies the champion gate (on the validation fold). On other dates
-it adds nothing and says why in one line. The work is in `lakehouse.ml.propensity`; the grids
-and names come from this model's `meta` in the YAML.
+set (on a seeded sample of var propensity_tuning_max_users users when it has more than 1.5
+times as many, the winner then refitted on all), keeps the best of each (fitted without the
+validation fold), evaluates them and a constant baseline on the test split, logs every
+candidate to MLflow, registers the winner and applies the champion gate (on the validation
+fold). On other dates it adds nothing and says why in one line. The work is in
+`lakehouse.ml.propensity`; the grids and names come from this model's `meta` in the YAML.
 """
 
 from lakehouse.errors import DataConditionError

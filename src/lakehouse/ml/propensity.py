@@ -2,18 +2,18 @@
 
 The dbt Python models `ml_propensity_candidates` and `ml_user_purchase_scores` are thin: they
 call this module. The data is `gold.ml_user_training_set` (features, label, split, class
-weight). Each grid candidate is fitted on the training split without its validation fold
-(users whose split_bucket is a multiple of 5), or on a seeded sample of those users when they
-are more than `tuning_max_users`, and scored on that fold. No registered model is ever fitted
-on the fold, so it is the same untouched set in every run: tuning, the threshold and the
-champion gate use it, and the test split is only for the report. The best candidate of each
-algorithm is the finalist, evaluated once on the test split next to a constant baseline; the
-finalist with the best validation AUC-PR wins (when the grid was tuned on a sample, the winner
-alone is refitted on every training user outside the fold first). The winner is registered as
-a new version; it becomes the champion only when its validation AUC-PR beats the champion's on
-the same fold by more than a paired-bootstrap margin (or the var gate_min_improvement). Curves,
-importances and model files are logged for the finalists; a tuning run logs its parameters and
-metrics.
+weight). Each grid candidate is fitted on the training split without its validation fold (users
+whose split_bucket is a multiple of 5), or on a seeded sample of `tuning_max_users` of those
+users when they are more than 1.5 times as many, and scored on that fold. No registered model
+is ever fitted on the fold, so it is the same untouched set in every run: tuning, the threshold
+and the champion gate use it, and the test split is only for the report. The best candidate of
+each algorithm is the finalist, evaluated once on the test split next to a constant baseline;
+the finalist with the best validation AUC-PR wins (when the grid was tuned on a sample, the
+winner alone is refitted on every training user outside the fold first). The winner is
+registered as a new version; it becomes the champion only when its validation AUC-PR beats the
+champion's on the same fold by more than a paired-bootstrap margin (or the var
+gate_min_improvement). Curves, importances and model files are logged for the finalists; a
+tuning run logs its parameters and metrics.
 
 Class imbalance is handled by the `class_weight` column (balanced weights) as weightCol; the
 predicted odds are then multiplied by w0/w1 (lakehouse.ml.evaluation), so that every
@@ -72,6 +72,12 @@ SCORING_PARTITIONS = 4
 # The tuning sample is drawn by hashing (user_id, seed) into this many buckets and keeping the
 # lowest share: no sort, the same users on every run of the same data.
 SAMPLE_BUCKETS = 1_000_000
+# A sample pays only when it is much smaller than the users it leaves out cost: the winner's
+# refit on all of them costs about a quarter of the seven tuning fits (the 10 M benchmark's
+# retrain day, 2026-12-05: 202,067 users, the fits 122 s on a 199,978 sample, the forest's
+# refit 32.3 s), so up to this many times `tuning_max_users` the grid is tuned on every user
+# and nothing is refitted.
+SAMPLE_ONLY_ABOVE = 1.5
 
 
 @dataclass
@@ -277,13 +283,19 @@ def log_importances(model, algorithm: str, feature_std: list[float] | None = Non
                         "standardised_coefficients.json")  # fmt: skip
 
 
+def samples(n_users: int, max_users: int | None) -> bool:
+    """Whether the grid is tuned on a sample of `max_users` of `n_users` users: only when they
+    are more than SAMPLE_ONLY_ABOVE times as many (None or 0: never)."""
+    return bool(max_users) and n_users > SAMPLE_ONLY_ABOVE * max_users
+
+
 def tuning_sample(fit_rows, n_users: int, max_users: int | None, seed: int):
-    """(the rows the grid is tuned on, their users): every one of the `n_users` users of
-    `fit_rows` when they are at most `max_users` (None or 0: no limit), else a seeded sample
-    of about `max_users` of them (SAMPLE_BUCKETS), each with all their rows."""
+    """(the rows the grid is tuned on, their users): a seeded sample of about `max_users` of
+    the `n_users` users of `fit_rows` (SAMPLE_BUCKETS), each with all their rows, when
+    `samples`; else every one of them."""
     from pyspark.sql import functions as F
 
-    if not max_users or n_users <= max_users:
+    if not samples(n_users, max_users):
         return fit_rows, n_users
     keep = max(1, round(SAMPLE_BUCKETS * max_users / n_users))
     bucket = F.pmod(F.xxhash64("user_id", F.lit(seed)), F.lit(SAMPLE_BUCKETS))
