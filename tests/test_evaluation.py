@@ -181,3 +181,16 @@ def test_the_grid_is_tuned_on_a_sample_only_when_it_leaves_out_many_users():
     assert propensity.samples(300_001, 200_000)
     assert propensity.samples(836_338, 200_000)
     assert not propensity.samples(836_338, 0) and not propensity.samples(836_338, None)
+
+
+def test_als_fits_in_two_blocks_per_core_of_the_server():
+    from types import SimpleNamespace
+
+    from lakehouse.ml import recommend
+
+    def server(partitions: str):  # the server sets four shuffle partitions per core
+        return SimpleNamespace(conf=SimpleNamespace(get=lambda key: partitions))
+
+    assert recommend.als_blocks(server("8")) == 4
+    assert recommend.als_blocks(server("64")) == 32
+    assert recommend.als_blocks(server("1")) == 2
