@@ -72,11 +72,11 @@ SCORING_PARTITIONS = 4
 # The tuning sample is drawn by hashing (user_id, seed) into this many buckets and keeping the
 # lowest share: no sort, the same users on every run of the same data.
 SAMPLE_BUCKETS = 1_000_000
-# A sample pays only when it is much smaller than the users it leaves out cost: the winner's
-# refit on all of them costs about a quarter of the seven tuning fits (the 10 M benchmark's
-# retrain day, 2026-12-05: 202,067 users, the fits 122 s on a 199,978 sample, the forest's
-# refit 32.3 s), so up to this many times `tuning_max_users` the grid is tuned on every user
-# and nothing is refitted.
+# A sample saves work only when it leaves out many users: the winner's refit on all of them
+# costs about a quarter of the seven tuning fits (the 10 M benchmark's retrain day, 2026-12-05:
+# 202,067 users, the fits 122 s on a 199,978 sample and the forest's refit 32.3 s in the build;
+# the node alone 126 s, and 93 s tuned on every user). So up to this many times
+# `tuning_max_users` the grid is tuned on every user and nothing is refitted.
 SAMPLE_ONLY_ABOVE = 1.5
 
 

@@ -48,7 +48,8 @@ def als_blocks(spark) -> int:
     per core), so two per core. Spark's default of 10 splits each iteration into more tasks than
     2 cores run at once: on the 10 M benchmark's validation period (rank 16, 2026-12-05, AMD
     EPYC) three fits took 30.8, 32.8 and 31.9 s with 10 blocks and 27.1, 29.0 and 27.4 s with 4
-    (one with 2: 26.7 s), precision@5 0.0189 against 0.0200 (95% interval 0.0192 to 0.0209)."""
+    (one with 2: 26.7 s), precision@5 0.0189 with 10 blocks and 0.0200 with 4 (95% interval
+    0.0192 to 0.0209)."""
     return max(2, int(spark.conf.get("spark.sql.shuffle.partitions")) // 2)
 
 
