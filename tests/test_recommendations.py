@@ -193,6 +193,29 @@ def test_popularity_from_the_carted_or_bought_pairs_equals_popularity_from_every
         assert got.exceptAll(want).count() == 0
 
 
+def test_the_baselines_holdout_learns_from_the_carted_or_bought_pairs_as_from_every_pair(
+    project_build, spark
+):
+    """When only the baselines are reported on the holdout, its period learns popularity from
+    slv_user_product_conversions_before_cutoff and never sums every pair; its figures must be
+    those of every pair."""
+    before = spark.table("silver.slv_user_product_interactions_before_cutoff")
+    converted = spark.table("silver.slv_user_product_conversions_before_cutoff")
+    assert converted.count() == before.where("n_carts > 0 or n_purchases > 0").count() > 100
+    truth = spark.table("silver.slv_user_product_conversions_after_cutoff")
+    args = (before, truth, spark.table("silver.slv_products"), recommend.BASELINES, {}, 2, K, 42)
+    every = recommend.report(*args)
+    cut = recommend.report(*args, conversions=converted)
+    assert cut["users_in_period"] == every["users_in_period"] > 30
+    for method in recommend.BASELINES:
+        for segment in recommend.SEGMENTS:
+            want, got = every["figures"][method][0][segment], cut["figures"][method][0][segment]
+            assert got["users_evaluated"] == want["users_evaluated"]
+            for figure in ("precision_at_k", "recall_at_k", "coverage"):
+                assert got[figure] == pytest.approx(want[figure], rel=1e-12), (method, segment)
+        assert every["figures"][method][0]["all"]["precision_at_k"] > 0
+
+
 def test_a_period_with_more_users_than_the_limit_is_scored_on_a_seeded_sample(project_build, spark):
     truth = spark.table("silver.slv_user_product_conversions_after_cutoff")
     kept, total = recommend.sample_users(truth, 0, 42)  # 0: every user

@@ -7,7 +7,8 @@ the interactions before the validation period and scored on it; the best ALS set
 method with the best precision@k there are chosen (`is_shipped`). Then the shipped method and
 the baselines (popular, category_popular) are fitted once on the interactions before
 recommendation_cutoff and reported on the holdout after it; a learned method that lost on
-validation is not refitted for a figure that chooses nothing. Both periods report all users,
+validation is not refitted for a figure that chooses nothing (when a baseline ships, the
+holdout learns popularity from the carted or bought pairs alone). Both periods report all users,
 users with history and cold-start users; a period with more than var recommender_eval_max_users
 users is evaluated on a seeded sample of that many. All of it lands in one MLflow run;
 ml_product_recommendations adds the shipped method's final model to that run and registers it.
@@ -56,6 +57,7 @@ def model(dbt, session):
     val_before = dbt.ref("slv_user_product_interactions_before_validation")
     val_truth = dbt.ref("slv_user_product_conversions_in_validation")
     before = dbt.ref("slv_user_product_interactions_before_cutoff")
+    before_converted = dbt.ref("slv_user_product_conversions_before_cutoff")
     truth = dbt.ref("slv_user_product_conversions_after_cutoff")
     als_grid = grid(dbt.config.meta_get("als_grid"))
     min_products = int(dbt.config.meta_get("min_products"))
@@ -63,6 +65,8 @@ def model(dbt, session):
     seed = int(dbt.config.meta_get("seed"))
     max_users = int(dbt.config.meta_get("eval_max_users"))
     tracking.configure(Settings.from_env(), dbt.config.meta_get("experiment"))
+    # read once: the view anti-joins every pair before the period
+    val_truth = val_truth.localCheckpoint(eager=True)
     if val_truth.limit(1).count() == 0:
         found = retraining.windows(windows)["recommendation_validation"]
         raise DataConditionError(
@@ -82,7 +86,8 @@ def model(dbt, session):
         progress("recommend", f"holdout: {', '.join(reported)} (the shipped method and the "
                               "baselines; the others lost on validation)")  # fmt: skip
         held_out = recommend.report(before, truth, products, reported, chosen["params"]["als"],
-                                    min_products, k, seed, max_users)  # fmt: skip
+                                    min_products, k, seed, max_users,
+                                    conversions=before_converted)  # fmt: skip
         mlflow.log_params({**chosen["params"]["als"], "als_grid": json.dumps(als_grid),
                            "min_products": min_products, "k": k, "eval_max_users": max_users,
                            "validation_users_in_period": chosen["users_in_period"],

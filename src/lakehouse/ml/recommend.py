@@ -497,8 +497,8 @@ SEGMENTS = ("all", "with_history", "cold_start")
 
 def label_segments(truth, before):
     """`truth` (user_id, product_id: the relevant products) with each user's `user_segment`:
-    `with_history` when the user has an interaction in `before` (the training interactions),
-    else `cold_start`."""
+    `with_history` when the user has an interaction in `before` (the training interactions,
+    or the rows of them of truth's users), else `cold_start`."""
     from pyspark.sql import functions as F
 
     known = before.select("user_id").distinct().withColumn("known", F.lit(True))
@@ -567,24 +567,38 @@ def sample_users(truth, max_users: int | None, seed: int):
 
 class Period:
     """What every method of one evaluation period shares, computed once: the training
-    interactions (`before`, a view over the daily aggregates, materialised here once instead
-    of once per query), the users' products to find (`truth`, with user_segment; a seeded
-    sample of `max_users` users when the period has more: every method is fitted on all the
-    interactions and recommends to those users, from `recommended`, their rows of them), the
-    popular fill and the catalogue size."""
+    interactions (`before`, a view over the daily aggregates), the users' products to find
+    (`truth`, with user_segment; a seeded sample of `max_users` users when the period has more:
+    every method is fitted on all the interactions and recommends to those users, from
+    `recommended`, their rows of `before`), the popular fill and the catalogue size.
 
-    def __init__(self, before, truth, max_users: int | None = None, seed: int = 0):
-        self.before = interactions_once(before)
+    `truth` is read once: its view anti-joins every earlier pair, and sampling it, labelling
+    its segments and counting its users read it three times before. `before` is materialised
+    once for the methods that read every pair (item_knn, ALS). Given `conversions` (the carted
+    or bought pairs of `before`), the period is for FITTED_ON_CONVERSIONS methods only: they
+    learn popularity from those alone, so every pair is never summed (the users' rows come
+    from the view, cut to the sampled users before the sum)."""
+
+    def __init__(self, before, truth, max_users: int | None = None, seed: int = 0,
+                 conversions=None):  # fmt: skip
+        truth = truth.localCheckpoint(eager=True)
         truth, self.users_in_period = sample_users(truth, max_users, seed)
-        self.truth = label_segments(truth, self.before).localCheckpoint(eager=True)
-        self.recommended = for_users(self.before, self.truth)
+        if conversions is None:
+            self.before = interactions_once(before)
+            self.recommended = for_users(self.before, truth)
+        else:
+            self.before = conversions.select(*INTERACTION_COLUMNS).localCheckpoint(eager=True)
+            self.recommended = for_users(before.select(*INTERACTION_COLUMNS), truth)
+        # a user of the sample has history when they have rows before the period
+        self.truth = label_segments(truth, self.recommended).localCheckpoint(eager=True)
         if max_users and self.users_in_period > max_users:
             progress("recommend", f"evaluated on a sample of {max_users:,} of the period's "
                                   f"{self.users_in_period:,} users (var "
                                   "recommender_eval_max_users)")  # fmt: skip
         self.popular = popular_products(self.before, limit=POPULAR_POOL).localCheckpoint(
             eager=True)  # fmt: skip
-        self.catalogue = self.before.select("product_id").distinct().count()
+        every_product = self.before if conversions is None else before
+        self.catalogue = every_product.select("product_id").distinct().count()
 
 
 def _evaluate_method(method, params, period: Period, products, min_products, k,
@@ -653,11 +667,14 @@ def reported_methods(shipped: str) -> tuple[str, ...]:
 
 
 def report(before, truth, products, methods: tuple[str, ...], als_params: dict,
-           min_products: int, k: int, seed: int, max_users: int | None = None) -> dict:  # fmt: skip
+           min_products: int, k: int, seed: int, max_users: int | None = None,
+           conversions=None) -> dict:  # fmt: skip
     """Each of `methods` once on the holdout (its users sampled as in Period), ALS with the
     settings chosen on validation: {"figures": {method: ({segment: figures}, fit seconds)},
-    "users_in_period": its users before any sample}."""
-    period = Period(before, truth, max_users, seed)
+    "users_in_period": its users before any sample}. When every method is a baseline, they
+    learn from `conversions` (the carted or bought pairs of `before`) if given."""
+    on_conversions = conversions is not None and set(methods) <= set(FITTED_ON_CONVERSIONS)
+    period = Period(before, truth, max_users, seed, conversions if on_conversions else None)
     figures = {
         method: _evaluate_method(method, als_params if method == "als" else {}, period,
                                  products, min_products, k, seed)
