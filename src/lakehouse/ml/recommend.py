@@ -587,7 +587,9 @@ class Period:
             self.before = interactions_once(before)
             self.recommended = for_users(self.before, truth)
         else:
-            self.before = conversions.select(*INTERACTION_COLUMNS).localCheckpoint(eager=True)
+            self.before = conversions.select(
+                "user_id", "product_id", "n_carts", "n_purchases"
+            ).localCheckpoint(eager=True)
             self.recommended = for_users(before.select(*INTERACTION_COLUMNS), truth)
         # a user of the sample has history when they have rows before the period
         self.truth = label_segments(truth, self.recommended).localCheckpoint(eager=True)
