@@ -217,8 +217,9 @@ def write_report(results: dict, out: Path) -> None:
     failed = sorted({m for s in results["sizes"] for m in s["ratios"]["duckdb_models_failed"]})
     lines += [
         "",
-        "How each figure is obtained (`lakehouse.bench`): the full build is `dbt build` from an "
-        "empty state on a new server; the daily runs follow on that server, each through the "
+        "How each figure is obtained (`lakehouse.bench`): the full build is `dbt build` with "
+        "the daily job's selection (as `make run`: no unit tests or `sql_guarantee` tests) "
+        "from an empty state on a new server; the daily runs follow on that server, each through the "
         "daily job's check (`lakehouse.orchestration.reruns`: a date whose files, code, vars, "
         "champions and tables did not change since its last build builds nothing), the rerun "
         "built anyway with `--rebuild`; the next day is a second new day without retraining, "

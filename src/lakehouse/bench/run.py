@@ -63,7 +63,6 @@ DAY_AFTER = date(2019, 12, 1)  # the daily run: a no-retrain day after the full 
 NEXT_DAY = date(2019, 12, 2)  # the day after it on the same server, no retraining either
 RETRAIN_DAY = date(2019, 12, 3)  # the next day, forced to retrain
 BAD_RATE = 0.00002  # as `make run`: a few malformed lines for the quarantine
-PRODUCTION = ["--exclude-resource-type", "unit_test"]  # the full build, as `make run`
 
 
 def generate_landing(landing: Path, rows: int) -> list[Path]:
@@ -256,7 +255,7 @@ class SizeRun:
     def full_build(self) -> None:
         self.say("full build")
         with PeakRss(server.read_pid(self.settings)) as jvm:
-            seconds, run_results = self.dbt(["build", *PRODUCTION], "full")
+            seconds, run_results = self.dbt(DAILY_ARGS, "full")
         per_node = _per_node(run_results, json.loads(self.manifest_path.read_text()))
         self.result["full_build"] = {
             "seconds": seconds,
