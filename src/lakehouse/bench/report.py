@@ -219,8 +219,8 @@ def write_report(results: dict, out: Path) -> None:
         "",
         "How each figure is obtained (`lakehouse.bench`): the full build is `dbt build` with "
         "the daily job's selection (as `make run`: no unit tests or `sql_guarantee` tests) "
-        "from an empty state on a new server; the daily runs follow on that server, each through the "
-        "daily job's check (`lakehouse.orchestration.reruns`: a date whose files, code, vars, "
+        "from an empty state on a new server; the daily runs follow on that server, each "
+        "through the daily job's check (`lakehouse.orchestration.reruns`: a date whose files, code, vars, "
         "champions and tables did not change since its last build builds nothing), the rerun "
         "built anyway with `--rebuild`; the next day is a second new day without retraining, "
         "on a server that ran the day before as a scheduled job's has. The equivalent work "
