@@ -217,19 +217,19 @@ def write_report(results: dict, out: Path) -> None:
     failed = sorted({m for s in results["sizes"] for m in s["ratios"]["duckdb_models_failed"]})
     lines += [
         "",
-        "How each figure is obtained (`lakehouse.bench`): the full build is `dbt build` with "
-        "the daily job's selection (as `make run`: no unit tests or `sql_guarantee` tests) "
-        "from an empty state on a new server; the daily runs follow on that server, each "
-        "through the daily job's check (`lakehouse.orchestration.reruns`: a date whose files, code, vars, "
-        "champions and tables did not change since its last build builds nothing), the rerun "
-        "built anyway with `--rebuild`; the next day is a second new day without retraining, "
-        "on a server that ran the day before as a scheduled job's has. The equivalent work "
-        "replays the full build's own statements and Python models from its target folder "
-        "without dbt, on as many threads (no parsing, Thrift sessions, metadata queries or "
-        "run-result recording). The equivalent work, the bare copy (CSV to Delta, explicit "
-        "schema) and the plain PySpark script (the notebooks' way: no quarantine, tests, "
-        "registry or search) each run on a fresh server of their own over the full build's "
-        "files. Layer rows are summed node times: nodes overlap on the build's threads.",
+        "How each figure is obtained (`lakehouse.bench`): the full build is `dbt build` with the "
+        "daily job's selection (as `make run`: no unit tests or `sql_guarantee` tests) from an "
+        "empty state on a new server; the daily runs follow on that server, each through the daily"
+        " job's check (`lakehouse.orchestration.reruns`: a date whose files, code, vars, champions"
+        " and tables did not change since its last build builds nothing), the rerun built anyway "
+        "with `--rebuild`; the next day is a second new day without retraining, on a server that "
+        "ran the day before as a scheduled job's has. The equivalent work replays the full build's"
+        " own statements and Python models from its target folder without dbt, on as many threads "
+        "(no parsing, Thrift sessions, metadata queries or run-result recording). The equivalent "
+        "work, the bare copy (CSV to Delta, explicit schema) and the plain PySpark script (the "
+        "notebooks' way: no quarantine, tests, registry or search) each run on a fresh server of "
+        "their own over the full build's files. Layer rows are summed node times: nodes overlap on"
+        " the build's threads.",
         "",
         "DuckDB ran the compiled SQL of "
         + (
