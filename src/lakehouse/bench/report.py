@@ -198,6 +198,7 @@ def write_report(results: dict, out: Path) -> None:
     row("bare CSV-to-Delta copy (s)", seconds("bare_copy"))
     row("propensity training cached / uncached (s)", lambda s: (
         f"{c['cached']:.0f} / {c['uncached']:.0f}" if (c := s.get("propensity_training_cache"))
+        else "n/a" if s["rows_requested"] <= CACHE_MAX_ROWS
         else f"measured up to {CACHE_MAX_ROWS:,} only"))  # fmt: skip
     for key, label in [
         ("pipeline_over_equivalent", "**ratio** pipeline / equivalent work"),
