@@ -270,6 +270,23 @@ def test_a_file_mostly_rejected_fails_the_reject_rate_test_by_name(bronze, dbt, 
     assert "WARN=1" in warned.output
 
 
+def test_a_duplicated_event_id_fails_the_key_test(bronze, dbt, spark):
+    """bronze's key test (unique_in_loaded_partitions, read over the partitions a build
+    loaded, or every row outside a build) finds an event_id loaded twice; the table is
+    restored after."""
+    table = f"{PREFIX}bronze.brz_event_lines"
+    select = ["test", "-s", "brz_event_lines,test_name:unique_in_loaded_partitions"]
+    version = _history(spark, "brz_event_lines")[-1].version
+    spark.sql(f"insert into {table} select * from {table} where reject_reason is null limit 1")
+    try:
+        failed = dbt(select, check=False)
+        assert failed.returncode != 0
+        assert "Got 1 result, configured to fail if != 0" in failed.output
+    finally:
+        spark.sql(f"restore table {table} to version as of {version}")
+    assert "1 of 1 PASS unique_in_loaded_partitions_brz_event_lines" in dbt(select).output
+
+
 def test_a_changed_file_fails_the_build_by_name_until_it_is_reloaded(bronze, dbt, spark):
     landing = bronze["landing"]
     changed = landing / "events_2019-10-03.csv"

@@ -1,8 +1,15 @@
+{#-
+    From slv_user_session_daily, not from brz_events: a user's day is the sum of their
+    sessions' rows of that date (a session that spans midnight has a row on each date), so
+    the counts and money are sums and the times the first and last. One aggregate of the
+    events serves both tables (the events are read and grouped once).
+-#}
+
 with
 
-events as (
+session_days as (
 
-    select * from {{ ref('brz_events') }}
+    select * from {{ ref('slv_user_session_daily') }}
     where {{ event_dates_to_rebuild() }}
 
 ),
@@ -14,26 +21,26 @@ final as (
         user_id,
 
         -- events by type
-        count(*) as n_events,
-        sum(case when event_type = 'view' then 1 else 0 end) as n_views,
-        sum(case when event_type = 'cart' then 1 else 0 end) as n_carts,
-        sum(case when event_type = 'remove_from_cart' then 1 else 0 end) as n_removes_from_cart,
-        sum(case when event_type = 'purchase' then 1 else 0 end) as n_purchases,
+        sum(n_events) as n_events,
+        sum(n_views) as n_views,
+        sum(n_carts) as n_carts,
+        sum(n_removes_from_cart) as n_removes_from_cart,
+        sum(n_purchases) as n_purchases,
 
-        -- money
-        coalesce(sum(case when event_type = 'purchase' then price end), 0) as purchase_spend,
-        coalesce(sum(case when event_type = 'view' then price end), 0) as viewed_price_sum,
-        max(case when event_type = 'view' then price end) as max_viewed_price,
+        -- money (the types of a sum of the events' prices, as each session's)
+        cast(sum(purchase_spend) as decimal(20, 2)) as purchase_spend,
+        cast(sum(viewed_price_sum) as decimal(20, 2)) as viewed_price_sum,
+        max(max_viewed_price) as max_viewed_price,
 
         -- timestamps
-        min(event_time) as first_event_at,
-        max(event_time) as last_event_at,
-        max(loaded_at) as source_loaded_at,
+        min(first_event_at) as first_event_at,
+        max(last_event_at) as last_event_at,
+        max(source_loaded_at) as source_loaded_at,
 
         -- the partition
         event_date
 
-    from events
+    from session_days
     group by user_id, event_date
 
 )
