@@ -33,9 +33,7 @@ products as (
 
     from product_days
     inner join product_labels
-        on
-            product_days.category_code <=> product_labels.category_code
-            and product_days.brand <=> product_labels.brand
+        on {{ product_label_matches('product_days') }}
     group by product_days.product_id
 
 ),

@@ -46,9 +46,7 @@ product_days as (
 
     from user_product_days
     inner join product_labels
-        on
-            user_product_days.category_code <=> product_labels.category_code
-            and user_product_days.brand <=> product_labels.brand
+        on {{ product_label_matches('user_product_days') }}
     group by user_product_days.product_id, user_product_days.event_date
 
 ),

@@ -28,9 +28,7 @@ labelled_events as (
     from events
     inner join event_types on events.event_type = event_types.event_type
     inner join product_labels
-        on
-            events.category_code <=> product_labels.category_code
-            and events.brand <=> product_labels.brand
+        on {{ product_label_matches('events') }}
 
 ),
 
