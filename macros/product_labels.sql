@@ -2,8 +2,9 @@
     The distinct (category_code, brand) pairs of `relation`, each numbered (`label_id`). A model
     that keeps a product's category code and brand as of its last event aggregates
     `max_by(label_id, ...)` and looks the two strings up after, joining on both with `<=>`
-    (either may be null: `product_label_matches`). A max_by of a string makes Spark sort every row to aggregate
-    (SortAggregate: a string is not a fixed-width aggregation buffer); of a number it hashes.
+    (either may be null: `product_label_matches`). A max_by of a string makes Spark sort
+    every row to aggregate (SortAggregate: a string is not a fixed-width aggregation buffer);
+    of a number it hashes.
     On the 10 M benchmark, slv_user_product_daily alone: 27 to 29 s against 22 s, the same
     7,353,749 rows.
 -#}
