@@ -3,6 +3,9 @@
         materialized='incremental',
         incremental_strategy='append',
         partition_by=['event_date'],
+        tblproperties={
+            'delta.dataSkippingStatsColumns': 'source_file,load_id,loaded_at',
+        },
     )
 }}
 
@@ -11,7 +14,9 @@
 -- duplicates), then each distinct line gets the typed fields and the first rule it breaks, by
 -- the one parser (macros/event_parsing.sql). Valid lines are brz_events, the others
 -- brz_rejected_event_lines (both views). Only the files brz_file_contents found new and not a
--- duplicate are read.
+-- duplicate are read. Delta keeps file statistics of the columns that prune files only: the
+-- file name (landing_files_to_parse), the load (loaded_by_this_build) and the load time (the
+-- daily aggregates' dates to rebuild, read from the Delta log).
 
 with
 
