@@ -55,13 +55,16 @@ assigned as (
 
 ),
 
-train_balance as (
+balanced as (
 
+    -- the training split's users and buyers on every row, as sums over the whole snapshot:
+    -- its features are computed once (an aggregate of them in a CTE of its own computed
+    -- every feature a second time)
     select
-        count(*) as n_train,
-        sum(label) as n_train_positives
+        *,
+        count_if(split = 'train') over () as n_train,
+        count_if(split = 'train' and label = 1) over () as n_train_positives
     from assigned
-    where split = 'train'
 
 ),
 
@@ -69,46 +72,46 @@ final as (
 
     select
         -- ids
-        assigned.user_id,
+        balanced.user_id,
 
         -- split and label
-        assigned.split,
-        cast(assigned.split_bucket as int) as split_bucket,
-        assigned.label,
+        balanced.split,
+        cast(balanced.split_bucket as int) as split_bucket,
+        balanced.label,
         -- balanced class weights from the training split: n / (2 * n_class)
         cast(
             case
-                when assigned.label = 1
-                    then train_balance.n_train / (2 * nullif(train_balance.n_train_positives, 0))
+                when balanced.label = 1
+                    then balanced.n_train / (2 * nullif(balanced.n_train_positives, 0))
                 else
-                    train_balance.n_train
-                    / (2 * nullif(train_balance.n_train - train_balance.n_train_positives, 0))
+                    balanced.n_train
+                    / (2 * nullif(balanced.n_train - balanced.n_train_positives, 0))
             end as double
         ) as class_weight,
 
         -- features (see the user_feature_snapshot macro)
-        assigned.n_events,
-        assigned.n_views,
-        assigned.n_carts,
-        assigned.n_removes_from_cart,
-        assigned.n_purchases,
-        assigned.n_products,
-        assigned.n_categories,
-        assigned.n_brands,
-        assigned.n_sessions,
-        assigned.n_active_days,
-        assigned.purchase_spend,
-        assigned.avg_viewed_price,
-        assigned.max_viewed_price,
-        assigned.cart_rate,
-        assigned.purchase_rate,
-        assigned.favourite_category_share,
-        assigned.avg_session_events,
-        assigned.max_session_events,
-        assigned.avg_session_duration_s,
-        assigned.max_session_duration_s,
-        assigned.days_since_last_event,
-        assigned.days_since_first_event,
+        balanced.n_events,
+        balanced.n_views,
+        balanced.n_carts,
+        balanced.n_removes_from_cart,
+        balanced.n_purchases,
+        balanced.n_products,
+        balanced.n_categories,
+        balanced.n_brands,
+        balanced.n_sessions,
+        balanced.n_active_days,
+        balanced.purchase_spend,
+        balanced.avg_viewed_price,
+        balanced.max_viewed_price,
+        balanced.cart_rate,
+        balanced.purchase_rate,
+        balanced.favourite_category_share,
+        balanced.avg_session_events,
+        balanced.max_session_events,
+        balanced.avg_session_duration_s,
+        balanced.max_session_duration_s,
+        balanced.days_since_last_event,
+        balanced.days_since_first_event,
 
         -- the snapshot (the partition last)
         {{ window_date('observation_start') }} as features_start_date,
@@ -117,8 +120,7 @@ final as (
         {{ window_date('prediction_end') }} as label_end_date,
         {{ window_date('run_date') }} as run_date
 
-    from assigned
-    cross join train_balance
+    from balanced
 
 )
 
