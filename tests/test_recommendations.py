@@ -276,6 +276,30 @@ def test_the_baselines_recommend_as_worked_by_hand(spark, method):
     assert got == EXPECTED[method]
 
 
+def test_item_knn_similarity_is_the_cosine_of_the_users_both_ways(spark):
+    """Each pair is counted once and listed both ways: every neighbour of the hand-worked
+    baskets with its cosine, computed here pair by pair."""
+    from itertools import permutations
+    from math import sqrt
+
+    interactions = spark.createDataFrame(
+        [(u, p, 4.0, 1, 0) for u, basket in BASKETS.items() for p in basket],
+        "user_id bigint, product_id bigint, interaction_strength double, n_carts bigint, "
+        "n_purchases bigint",
+    )
+    fitted, _ = recommend.fit("item_knn", interactions, None, {}, 0)
+    got = {(r.product_id, r.neighbour_id): r.similarity for r in fitted.collect()}
+    users_of = {p: {u for u, basket in BASKETS.items() if p in basket} for p in range(1, 5)}
+    want = {
+        (a, b): len(users_of[a] & users_of[b]) / sqrt(len(users_of[a]) * len(users_of[b]))
+        for a, b in permutations(users_of, 2)
+        if users_of[a] & users_of[b]
+    }
+    assert got.keys() == want.keys() and len(want) == 10
+    assert got == pytest.approx(want)
+    assert got[(2, 3)] == got[(3, 2)] == pytest.approx(2 / sqrt(6))
+
+
 def test_a_list_is_kept_only_while_its_user_does_nothing(spark):
     """The lists of the run date before are kept for the users of today's snapshot with no
     day after it and no late-loaded day before it; never across versions or a change of k."""

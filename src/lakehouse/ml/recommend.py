@@ -245,20 +245,29 @@ def _strongest(interactions, limit: int):
 def _item_neighbours(interactions):
     """Cosine similarity of products over the users who touched them (each user's
     KNN_HISTORY strongest products), the KNN_NEIGHBOURS best per product:
-    (product_id, neighbour_id, similarity)."""
+    (product_id, neighbour_id, similarity). Each unordered pair of a user's products is counted
+    once (product_id < neighbour_id) and then listed both ways: the count is symmetric, and
+    summing both orders shuffled and grouped every pair twice (10 M benchmark's validation
+    period: 18.2 and 20.4 s against 15.1 and 15.4 s, the same 672,967 rows, docs/ml.md)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     basket = _strongest(interactions, KNN_HISTORY).select("user_id", "product_id")
     users_of = basket.groupBy("product_id").agg(F.count("*").alias("n"))
-    pairs = (
+    together = (
         basket.alias("a")
         .join(basket.alias("b"), "user_id")
-        .where(F.col("a.product_id") != F.col("b.product_id"))
-        .groupBy(F.col("a.product_id").alias("product_id"),
-                 F.col("b.product_id").alias("neighbour_id"))
+        .where(F.col("a.product_id") < F.col("b.product_id"))
+        .groupBy(F.col("a.product_id").alias("low"), F.col("b.product_id").alias("high"))
         .agg(F.count("*").alias("together"))
     )  # fmt: skip
+    both_ways = F.array(
+        F.struct(F.col("low").alias("product_id"), F.col("high").alias("neighbour_id"),
+                 "together"),
+        F.struct(F.col("high").alias("product_id"), F.col("low").alias("neighbour_id"),
+                 "together"),
+    )  # fmt: skip
+    pairs = together.select(F.explode(both_ways).alias("pair")).select("pair.*")
     order = Window.partitionBy("product_id").orderBy(F.desc("similarity"), F.asc("neighbour_id"))
     return (
         pairs.join(users_of.alias("na"), "product_id")
