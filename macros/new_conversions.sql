@@ -5,6 +5,11 @@
     in `earlier` (the evaluation's training interactions): recommendations never repeat what
     the user has seen. Shared by the validation and the holdout period, and, with no
     `earlier`, by slv_user_product_conversions (every carted or bought pair: popularity).
+    Only the earlier pairs of the users who convert in the period are anti-joined: the list of
+    those users is broadcast, so the daily rows under `earlier` are cut to them before they
+    are summed, where the anti join of every earlier pair summed them all (10 M benchmark's
+    validation period, 2026-12-06: 2.5 to 2.9 s before, 1.1 to 1.2 s after, the same 79,046
+    rows; docs/operations.md).
 -#}
 {% macro new_conversions(product_days, earlier=none) -%}
     select
@@ -21,10 +26,19 @@
 
     from {{ product_days }}
     {%- if earlier is not none %}
-    left anti join {{ earlier }}
+    left anti join (
+        select
+            user_id,
+            product_id
+        from {{ earlier }}
+        where user_id in (
+            select /*+ broadcast */ user_id from {{ product_days }}
+            where n_carts > 0 or n_purchases > 0
+        )
+    ) as earlier_pairs
         on
-            {{ product_days }}.user_id = {{ earlier }}.user_id
-            and {{ product_days }}.product_id = {{ earlier }}.product_id
+            {{ product_days }}.user_id = earlier_pairs.user_id
+            and {{ product_days }}.product_id = earlier_pairs.product_id
     {%- endif %}
     where {{ product_days }}.n_carts > 0 or {{ product_days }}.n_purchases > 0
     group by {{ product_days }}.user_id, {{ product_days }}.product_id
