@@ -7,9 +7,8 @@
     `earlier`, by slv_user_product_conversions (every carted or bought pair: popularity).
     Only the earlier pairs of the users who convert in the period are anti-joined: the list of
     those users is broadcast, so the daily rows under `earlier` are cut to them before they
-    are summed, where the anti join of every earlier pair summed them all (10 M benchmark's
-    validation period, 2026-12-06: 2.5 to 2.9 s before, 1.1 to 1.2 s after, the same 79,046
-    rows; docs/operations.md).
+    are summed, where the anti join of every earlier pair summed them all (the figures:
+    docs/operations.md, "Cost decisions").
 -#}
 {% macro new_conversions(product_days, earlier=none) -%}
     select
