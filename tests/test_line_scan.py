@@ -49,3 +49,27 @@ def test_invalid_utf8_in_a_long_line_start_is_replaced(tmp_path):
     path = tmp_path / "f.csv"
     _write(path, [b"\xff" * 120])
     assert long_lines(path, BOUND)[0].start == "\ufffd" * 120
+
+
+def test_blocks_skipped_without_splitting_find_the_same_lines(tmp_path, monkeypatch):
+    """Blocks whose every chunk holds a line break are counted, not split: over random line
+    lengths around the bound, lines crossing blocks and blocks of one line, the scan finds
+    exactly the lines a direct split of the whole file finds."""
+    import random
+
+    rng = random.Random(7)
+    for trial in range(200):
+        monkeypatch.setattr(line_scan, "BLOCK_BYTES", rng.choice([16, 64, 100, 250, 1000]))
+        lengths = [rng.choice([0, 1, 50, BOUND - 2, BOUND - 1, BOUND, 300, rng.randrange(400)])
+                   for _ in range(rng.randrange(1, 40))]  # fmt: skip
+        end = rng.choice([b"\n", b""])
+        path = tmp_path / f"f{trial}.csv"
+        _write(path, [bytes([65 + i % 26]) * n for i, n in enumerate(lengths)], end=end)
+        lines = path.read_bytes().split(b"\n")
+        if end:
+            lines = lines[:-1]
+        expected = [(number, len(line)) for number, line in enumerate(lines, start=1)
+                    if len(line) + (1 if end or number < len(lines) else 0) >= BOUND]  # fmt: skip
+        found = long_lines(path, BOUND)
+        assert [(f.line_number, f.line_bytes) for f in found] == expected, (trial, lengths)
+        assert all(f.start == lines[f.line_number - 1][:START_BYTES].decode() for f in found)
