@@ -80,10 +80,10 @@ CACHE_NODE_IDS = True
 # lowest share: no sort, the same users on every run of the same data.
 SAMPLE_BUCKETS = 1_000_000
 # A sample saves work only when it leaves out many users: the winner's refit on all of them
-# costs about a quarter of the seven tuning fits (the 10 M benchmark's retrain day, 2026-12-05:
-# 202,067 users, the fits 122 s on a 199,978 sample and the forest's refit 32.3 s in the build;
-# the node alone 126 s, and 93 s tuned on every user). So up to this many times
-# `tuning_max_users` the grid is tuned on every user and nothing is refitted.
+# cost about a quarter of the seven tuning fits of the grid then (the 10 M benchmark's retrain
+# day, 2026-12-05: 202,067 users, the fits 122 s on a 199,978 sample and the forest's refit
+# 32.3 s in the build; the node alone 126 s, and 93 s tuned on every user). So up to this many
+# times `tuning_max_users` the grid is tuned on every user and nothing is refitted.
 SAMPLE_ONLY_ABOVE = 1.5
 
 
