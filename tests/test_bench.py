@@ -132,6 +132,18 @@ def test_a_phase_left_out_with_skip_is_reported_as_not_measured(tmp_path):
     table = (tmp_path / "results.md").read_text()
     assert "| plain PySpark script (s) | n/a |" in table
     assert "| measured on (processor, commit, finished) | not recorded |" in table
+    assert (
+        "| CPU check before the first phase / after the last (s; one core, fixed work) | "
+        "not recorded |" in table
+    )
+    size["cpu_check_s"] = {"start": 0.5, "end": 0.704}
+    write_report({"machine": {"cpus": 2, "cpu": "x", "memory_gib": 1}, "finished": "now",
+                  "sizes": [size]}, tmp_path)  # fmt: skip
+    table = (tmp_path / "results.md").read_text()
+    assert (
+        "| CPU check before the first phase / after the last (s; one core, fixed work) | "
+        "0.50 / 0.70 |" in table
+    )
     assert "| **ratio** bronze layer / bare copy | n/a |" in table
     assert "| **ratio** DuckDB / pipeline, same bronze+silver SQL | n/a |" in table
     assert (tmp_path / "benchmark.png").stat().st_size > 0
@@ -166,6 +178,18 @@ def test_each_size_records_its_processor_commit_and_time():
                           capture_output=True, text=True).stdout.strip()  # fmt: skip
     assert found["commit"].split("+")[0] == head
     assert found["cpu"] == machine()["cpu"] and found["finished"].endswith(" UTC")
+
+
+def test_the_cpu_check_is_the_best_of_its_repeats():
+    """The check times one fixed piece of work several times and keeps the fastest: at most a
+    third of the time three repeats took in all."""
+    import time
+
+    from lakehouse.bench.report import cpu_check
+
+    started = time.perf_counter()
+    best = cpu_check(repeats=3)
+    assert 0 < best <= (time.perf_counter() - started) / 3
 
 
 def test_a_reference_reads_its_own_mlflow_store(tmp_path, monkeypatch):

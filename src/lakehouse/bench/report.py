@@ -3,10 +3,12 @@ chart in `docs/benchmark/`."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -146,6 +148,33 @@ def machine() -> dict:
             "python": platform.python_version(), "os": platform.platform()}  # fmt: skip
 
 
+def cpu_check(repeats: int = 3) -> float:
+    """Seconds one core takes for a fixed piece of work (the SHA-256 of 64 MiB and a loop of
+    six million Python steps, about 0.4 s), the best of `repeats`. The same processor ran the
+    same nodes 1.37 times as long one afternoon as that morning (2026-12-06), so each size
+    records this before its first phase and after its last: columns whose checks differ were
+    measured on a machine of another speed, whatever its processor's name."""
+    data = bytes(range(256)) * (64 * 4096)
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        hashlib.sha256(data).digest()
+        total = 0
+        for i in range(6_000_000):
+            total += i * i % 7
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _cpu_checks(size: dict) -> str:
+    """The size's CPU checks, before its first phase and after its last (s)."""
+    found = size.get("cpu_check_s") or {}
+    if "start" not in found:
+        return "not recorded"
+    end = f"{found['end']:.2f}" if "end" in found else "n/a"
+    return f"{found['start']:.2f} / {end}"
+
+
 def write_report(results: dict, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
@@ -155,7 +184,9 @@ def write_report(results: dict, out: Path) -> None:
         "",
         f"Latest run {results['finished']} by `make bench` on {m['cpus']} cores ({m['cpu']}), "
         f"{m['memory_gib']} GiB memory; each column's processor, commit and date are in its "
-        "first row (compare columns measured on one processor only). Raw figures: "
+        "first row (compare columns measured on one processor only), and the machine's speed "
+        "in the CPU check row: columns whose checks differ ran on a slower or faster day. Raw "
+        "figures: "
         "`results.json`; chart: `benchmark.png`.",
         "",
         "| | " + " | ".join(f"{s['input_rows']:,} rows" for s in results["sizes"]) + " |",
@@ -168,6 +199,8 @@ def write_report(results: dict, out: Path) -> None:
     row("measured on (processor, commit, finished)", lambda s: (
         f"{w['cpu']}, {w['commit']}, {w['finished']}" if (w := s.get("measured"))
         else "not recorded"))  # fmt: skip
+    row("CPU check before the first phase / after the last (s; one core, fixed work)",
+        _cpu_checks)  # fmt: skip
     row("full `dbt build` (s)", lambda s: f"{s['full_build']['seconds']:.0f}")
     for layer in ("seeds", "bronze", "silver", "gold"):
         row(f"&nbsp;&nbsp;{layer}, summed node time (s)",
@@ -230,7 +263,9 @@ def write_report(results: dict, out: Path) -> None:
         "work, the bare copy (CSV to Delta, explicit schema) and the plain PySpark script (the "
         "notebooks' way: no quarantine, tests, registry or search) each run on a fresh server of "
         "their own over the full build's files. Layer rows are summed node times: nodes overlap on"
-        " the build's threads.",
+        " the build's threads. The CPU check (`report.cpu_check`) times one fixed piece of "
+        "single-core work, the best of three, on the idle machine before the size's first phase"
+        " and after its last.",
         "",
         "DuckDB ran the compiled SQL of "
         + (

@@ -45,6 +45,7 @@ from pathlib import Path
 from lakehouse.bench import duck, equivalent, plain
 from lakehouse.bench.report import (
     CACHE_MAX_ROWS,
+    cpu_check,
     headline,
     machine,
     measured,
@@ -211,6 +212,10 @@ class SizeRun:
         return _dbt(args, self.project, self.state / "dbt" / name, self.log)
 
     def run(self) -> dict:
+        # the machine's speed before the first phase (kept on --resume) and after the last
+        checks = self.result.setdefault("cpu_check_s", {})
+        checks.setdefault("start", cpu_check())
+        self.say(f"CPU check {checks['start']:.2f} s (one core, fixed work; lower is faster)")
         if self.pending("input_rows"):
             self.generate()
         server.up(self.settings)
@@ -240,6 +245,8 @@ class SizeRun:
         finally:
             server.down(self.settings)
         self.references()
+        self.result["cpu_check_s"]["end"] = cpu_check()
+        self.save()
         return self.result
 
     def generate(self) -> None:
