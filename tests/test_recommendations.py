@@ -300,6 +300,40 @@ def test_item_knn_similarity_is_the_cosine_of_the_users_both_ways(spark):
     assert got[(2, 3)] == got[(3, 2)] == pytest.approx(2 / sqrt(6))
 
 
+def test_item_knn_keeps_each_products_best_neighbours_block_by_block():
+    """The sparse product, cut into blocks of 7 products and fed two batches, finds what
+    counting the users of every pair by hand finds: each product's KNN_NEIGHBOURS most similar
+    products, ties to the lower id, the same floats. 39 products, baskets of up to 12: popular
+    products have more neighbours than are kept, and many similarities tie."""
+    import random
+    from math import sqrt
+
+    import pandas as pd
+
+    rng = random.Random(7)
+    baskets = {u: rng.sample(range(1, 40), rng.randint(1, 12)) for u in range(1, 121)}
+    pairs = pd.DataFrame([(u, p) for u, basket in baskets.items() for p in basket],
+                         columns=["user_id", "product_id"])  # fmt: skip
+    halves = iter([pairs.iloc[:300], pairs.iloc[300:]])
+    found = pd.concat(recommend.neighbours_of_baskets(halves, block=7))
+    got = {}
+    for r in found.itertuples():
+        got.setdefault(r.product_id, []).append((r.neighbour_id, r.similarity))
+    users_of = {}
+    for u, basket in baskets.items():
+        for p in basket:
+            users_of.setdefault(p, set()).add(u)
+    want = {}
+    for a in users_of:
+        near = [(b, len(users_of[a] & users_of[b]) / sqrt(len(users_of[a]) * len(users_of[b])))
+                for b in users_of if b != a and users_of[a] & users_of[b]]  # fmt: skip
+        near.sort(key=lambda n: (-n[1], n[0]))
+        want[a] = near[: recommend.KNN_NEIGHBOURS]
+    assert {a: sorted(n, key=lambda n: (-n[1], n[0])) for a, n in got.items()} == want
+    assert max(len(n) for n in want.values()) == recommend.KNN_NEIGHBOURS
+    assert list(recommend.neighbours_of_baskets(iter([pairs.iloc[:0]]))) == []
+
+
 def test_a_list_is_kept_only_while_its_user_does_nothing(spark):
     """The lists of the run date before are kept for the users of today's snapshot with no
     day after it and no late-loaded day before it; never across versions or a change of k."""
