@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import yaml
 from sklearn.metrics import roc_auc_score
@@ -70,16 +71,14 @@ def test_tied_probabilities_are_flagged_together():
 
 
 def test_the_paired_bootstrap_sees_a_real_gain_and_no_gain_between_equals():
-    from sklearn.metrics import average_precision_score
-
     labels = [1, 0, 1, 0, 1, 0, 0, 0] * 25
     good = [0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.2, 0.1] * 25
     poor = [0.2, 0.8, 0.9, 0.1, 0.3, 0.7, 0.6, 0.2] * 25
-    same = evaluation.paired_bootstrap_gain(labels, good, good, average_precision_score)
+    same = evaluation.paired_bootstrap_gain(labels, good, good, "auc_pr")
     assert same == {"gain": 0.0, "standard_error": 0.0, "resamples": 200}
-    better = evaluation.paired_bootstrap_gain(labels, good, poor, average_precision_score)
+    better = evaluation.paired_bootstrap_gain(labels, good, poor, "auc_pr")
     assert better["gain"] > 1.645 * better["standard_error"] > 0
-    again = evaluation.paired_bootstrap_gain(labels, good, poor, average_precision_score)
+    again = evaluation.paired_bootstrap_gain(labels, good, poor, "auc_pr")
     assert again == better  # seeded: the same decision on a rerun
 
 
@@ -95,12 +94,32 @@ def test_the_decile_table_ranks_lifts_and_captures():
     assert table[-1]["cumulative_capture"] == 1.0
 
 
+def test_ranked_figures_are_scikit_learns_for_the_users_and_for_any_draw_of_them():
+    """AUC-ROC and AUC-PR from the one ranking equal scikit-learn's, ties included (scores
+    rounded to two places), and a draw given as weights equals the draw's own arrays."""
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(3)
+    probs = np.round(rng.random(2000), 2)
+    labels = (rng.random(2000) < probs * 0.4).astype(int)
+    ranked = evaluation.Ranked(labels, probs)
+    assert ranked.auc_roc() == pytest.approx(roc_auc_score(labels, probs), abs=1e-12)
+    assert ranked.auc_pr() == pytest.approx(average_precision_score(labels, probs), abs=1e-12)
+    draw = rng.integers(0, 2000, 2000)
+    weights = np.bincount(draw, minlength=2000)
+    assert (weights == 0).any()  # some users are not drawn, some twice
+    assert ranked.auc_roc(weights) == pytest.approx(
+        roc_auc_score(labels[draw], probs[draw]), abs=1e-12)  # fmt: skip
+    assert ranked.auc_pr(weights) == pytest.approx(
+        average_precision_score(labels[draw], probs[draw]), abs=1e-12)  # fmt: skip
+
+
 def test_the_bootstrap_interval_holds_the_figure_and_narrows_with_more_users():
     labels, probs = [1, 0, 1, 0, 1, 0, 0, 0] * 10, [0.9, 0.4, 0.3, 0.6, 0.7, 0.2, 0.5, 0.1] * 10
     figure = propensity.metrics(labels, probs, "t")["t_auc_roc"]
-    low, high = evaluation.bootstrap_interval(labels, probs, roc_auc_score)
+    low, high = evaluation.bootstrap_interval(labels, probs, "auc_roc")
     assert low < figure < high
-    wide_low, wide_high = evaluation.bootstrap_interval(labels[:16], probs[:16], roc_auc_score)
+    wide_low, wide_high = evaluation.bootstrap_interval(labels[:16], probs[:16], "auc_roc")
     assert wide_high - wide_low > high - low
 
 

@@ -97,33 +97,77 @@ def _draws(y, resamples: int, seed: int):
             yield draw
 
 
+class Ranked:
+    """Users ranked once by probability, so that AUC-ROC and AUC-PR (scikit-learn's
+    `roc_auc_score` and `average_precision_score`, ties included) of any draw of them cost two
+    cumulative sums instead of a sort. A draw is given as weights: how often each user was
+    drawn, which is what the draw's own arrays would give (tests compare the two). On 400,000
+    users (about the 42.4 M test split) 200 draws of both metrics took 45 s through
+    scikit-learn; the bootstrap runs them on the client, beside the server's work."""
+
+    def __init__(self, labels, probabilities):
+        p = np.asarray(probabilities, dtype=float)
+        self.order = np.argsort(-p, kind="stable")
+        self.y = np.asarray(labels, dtype=float)[self.order]
+        # the last user of each run of equal probabilities: one point of the curves per score
+        ranked = p[self.order]
+        self.ends = np.append(np.flatnonzero(ranked[1:] != ranked[:-1]), len(p) - 1)
+
+    def _counts(self, weights):
+        """(true positives, false positives) at or above each distinct probability."""
+        w = np.ones(len(self.y)) if weights is None else np.asarray(weights, float)[self.order]
+        positives = np.cumsum(w * self.y)[self.ends]
+        return positives, np.cumsum(w * (1.0 - self.y))[self.ends]
+
+    def auc_roc(self, weights=None) -> float:
+        tp, fp = self._counts(weights)
+        return float(np.trapezoid(np.append(0.0, tp / tp[-1]), np.append(0.0, fp / fp[-1])))
+
+    def auc_pr(self, weights=None) -> float:
+        tp, fp = self._counts(weights)
+        flagged = tp + fp
+        precision = np.divide(tp, flagged, out=np.zeros_like(tp), where=flagged > 0)
+        return float(np.sum(np.diff(np.append(0.0, tp / tp[-1])) * precision))
+
+
+RANK_METRICS = ("auc_roc", "auc_pr")
+
+
+def _weights(draw, n: int):
+    return np.bincount(draw, minlength=n)
+
+
 def paired_bootstrap_gain(
     labels,
     new_probabilities,
     old_probabilities,
-    metric,
+    metric: str,
     resamples: int = GATE_RESAMPLES,
     seed: int = 0,
 ) -> dict:
-    """How much better `new` scores than `old` on the same users, by `metric(labels, probs)`,
-    and how sure that is: the gain on these users, and its standard error over `resamples`
-    draws of the users with replacement (both models scored on each same draw). Draws holding a
-    single class are skipped."""
+    """How much better `new` scores than `old` on the same users, by `metric` (one of
+    RANK_METRICS), and how sure that is: the gain on these users, and its standard error over
+    `resamples` draws of the users with replacement (both models scored on each same draw).
+    Draws holding a single class are skipped."""
     y = np.asarray(labels)
-    new = np.asarray(new_probabilities, dtype=float)
-    old = np.asarray(old_probabilities, dtype=float)
-    gains = [metric(y[d], new[d]) - metric(y[d], old[d]) for d in _draws(y, resamples, seed)]
-    return {"gain": float(metric(y, new) - metric(y, old)),
+    new = getattr(Ranked(y, new_probabilities), metric)
+    old = getattr(Ranked(y, old_probabilities), metric)
+    gains = []
+    for draw in _draws(y, resamples, seed):
+        weights = _weights(draw, len(y))
+        gains.append(new(weights) - old(weights))
+    return {"gain": float(new() - old()),
             "standard_error": float(np.std(gains, ddof=1)) if len(gains) > 1 else 0.0,
             "resamples": len(gains)}  # fmt: skip
 
 
-def bootstrap_interval(labels, probabilities, metric, resamples: int = GATE_RESAMPLES,
+def bootstrap_interval(labels, probabilities, metric: str, resamples: int = GATE_RESAMPLES,
                        seed: int = 0, level: float = 0.95) -> tuple[float, float]:  # fmt: skip
-    """The percentile interval of `metric(labels, probs)` over `resamples` draws of the users
-    with replacement (draws holding a single class are skipped)."""
-    y, p = np.asarray(labels), np.asarray(probabilities, dtype=float)
-    values = [metric(y[d], p[d]) for d in _draws(y, resamples, seed)]
+    """The percentile interval of `metric` (one of RANK_METRICS) over `resamples` draws of the
+    users with replacement (draws holding a single class are skipped)."""
+    y = np.asarray(labels)
+    figure = getattr(Ranked(y, probabilities), metric)
+    values = [figure(_weights(d, len(y))) for d in _draws(y, resamples, seed)]
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)

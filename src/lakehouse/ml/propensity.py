@@ -230,13 +230,12 @@ def log_test_report(labels, probabilities, seed: int) -> dict:
     of AUC-ROC and AUC-PR (evaluation.GATE_RESAMPLES draws of the test users), returned as
     metrics."""
     import mlflow
-    from sklearn.metrics import average_precision_score, roc_auc_score
 
     mlflow.log_dict({"deciles": evaluation.decile_table(labels, probabilities)},
                     "decile_table.json")  # fmt: skip
     found = {}
-    for name, metric in (("auc_roc", roc_auc_score), ("auc_pr", average_precision_score)):
-        low, high = evaluation.bootstrap_interval(labels, probabilities, metric, seed=seed)
+    for name in evaluation.RANK_METRICS:
+        low, high = evaluation.bootstrap_interval(labels, probabilities, name, seed=seed)
         found |= {f"test_{name}_ci_low": low, f"test_{name}_ci_high": high}
     return found
 
@@ -597,13 +596,11 @@ def gate(spark, search: Search, winner: Candidate, model_name: str,
     winner.registered_version = int(version.version)
 
     def compare() -> dict:
-        from sklearn.metrics import average_precision_score
-
         labels, new = winner.validation_scores
         old_labels, old = champion_scores(search.validation, model_name)
         if len(old_labels) != len(labels) or not (old_labels == labels).all():
             raise RuntimeError("the validation fold's users came back in another order")
-        return evaluation.paired_bootstrap_gain(labels, new, old, average_precision_score,
+        return evaluation.paired_bootstrap_gain(labels, new, old, "auc_pr",
                                                 seed=search.seed)  # fmt: skip
 
     current = tracking.champion(model_name)
