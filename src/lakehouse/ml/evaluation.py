@@ -98,12 +98,13 @@ def _draws(y, resamples: int, seed: int):
 
 
 class Ranked:
-    """Users ranked once by probability, so that AUC-ROC and AUC-PR (scikit-learn's
-    `roc_auc_score` and `average_precision_score`, ties included) of any draw of them cost two
-    cumulative sums instead of a sort. A draw is given as weights: how often each user was
-    drawn, which is what the draw's own arrays would give (tests compare the two). On 400,000
-    users (about the 42.4 M test split) 200 draws of both metrics took 45 s through
-    scikit-learn; the bootstrap runs them on the client, beside the server's work."""
+    """Users ranked once by probability: AUC-ROC and AUC-PR as scikit-learn's `roc_auc_score`
+    and `average_precision_score` define them (ties included), of the users and of any draw
+    of them, each draw costing two cumulative sums instead of a sort. A draw is given as
+    weights: how often each user was drawn, which is what the draw's own arrays would give
+    (tests compare both with scikit-learn). On 400,000 users (about the 42.4 M test split) 200
+    draws of both metrics took 45 s through scikit-learn and 7 s here, on the dbt client,
+    beside the server's work."""
 
     def __init__(self, labels, probabilities):
         p = np.asarray(probabilities, dtype=float)

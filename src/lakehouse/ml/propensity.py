@@ -184,13 +184,14 @@ def scores(predictions):
 
 
 def metrics(labels, probabilities, prefix: str) -> dict[str, float]:
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
+    """AUC-ROC, AUC-PR (scikit-learn's definitions, evaluation.Ranked), Brier score and
+    calibration error; none when the users hold a single class."""
     if len(set(labels)) < 2:
         return {}
+    ranked = evaluation.Ranked(labels, probabilities)
     return {
-        f"{prefix}_auc_roc": float(roc_auc_score(labels, probabilities)),
-        f"{prefix}_auc_pr": float(average_precision_score(labels, probabilities)),
+        f"{prefix}_auc_roc": ranked.auc_roc(),
+        f"{prefix}_auc_pr": ranked.auc_pr(),
         f"{prefix}_brier": evaluation.brier(labels, probabilities),
         f"{prefix}_ece": evaluation.expected_calibration_error(labels, probabilities),
     }
