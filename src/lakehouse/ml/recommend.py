@@ -255,9 +255,10 @@ def _item_neighbours(interactions):
 
     Spark picks the baskets; one of the server's Python workers then multiplies the sparse
     user x product matrix by itself (neighbours_of_baskets). The same pairs as a self-join
-    grouped by pair in Spark, at half the time: on the 10 M benchmark's validation period
-    (2026-12-06, AMD EPYC, warm, two runs each) 9.5 and 10.5 s against 19.7 and 21.3 s, and
-    about 13 server core-seconds against 36, the same 674,057 rows to the last bit."""
+    grouped by pair in Spark, in less than half the time: on the 10 M benchmark's validation
+    period (2026-12-06, AMD EPYC, warm, three runs each, alternated) 7.8 to 8.8 s against 19.6
+    to 21.6 s, and 9.6 to 10.5 task-seconds against 38 to 42, the same 674,057 rows to the
+    last bit (docs/operations.md)."""
     basket = _strongest(interactions, KNN_HISTORY).select("user_id", "product_id")
     return basket.repartition(1).mapInPandas(neighbours_of_baskets, NEIGHBOUR_SCHEMA)
 
