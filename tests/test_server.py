@@ -189,6 +189,29 @@ def test_the_secret_reaches_the_server_and_never_a_message(monkeypatch):
         Settings.from_env()
 
 
+def test_the_server_jvm_takes_the_c2_thresholds(settings):
+    """The JIT options of the server's command line are ones this JVM accepts, and raise each
+    C2 threshold above the JVM's default (a misspelt flag would stop the server starting)."""
+    java = server.find_java()
+    if java is None:
+        pytest.skip("no java on this machine: the server tests report it")
+    command = server.build_command(settings, [])
+    options = next(part.split("=", 1)[1] for part in command
+                   if part.startswith("spark.driver.extraJavaOptions="))  # fmt: skip
+    jit = [word for word in options.split() if word.startswith("-XX:Tier4")]
+    assert len(jit) == len(server.C2_THRESHOLDS)
+
+    def final_flags(*extra: str) -> dict[str, int]:
+        out = subprocess.run([java, *extra, "-XX:+PrintFlagsFinal", "-version"],
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+        return {line.split()[1]: int(line.split()[3]) for line in out.splitlines()
+                if line.split()[1:2] and line.split()[1] in server.C2_THRESHOLDS}  # fmt: skip
+
+    default, ours = final_flags(), final_flags(*jit)
+    assert ours == server.C2_THRESHOLDS
+    assert all(ours[flag] > default[flag] for flag in ours), (default, ours)
+
+
 def test_the_first_up_creates_a_private_secret_that_clients_find(tmp_path, settings,
                                                                  monkeypatch):  # fmt: skip
     monkeypatch.delenv("LAKEHOUSE_SECRET", raising=False)

@@ -54,6 +54,18 @@ MAX_LINE_CONF = "spark.hadoop.mapreduce.input.linerecordreader.line.maxlength"
 COMPACT_MIN_FILES = 32
 
 
+# When C2 compiles a method: after Tier4InvocationThreshold calls, after
+# Tier4MinInvocationThreshold calls whose calls and loop iterations add up to
+# Tier4CompileThreshold, or within a loop of Tier4BackEdgeThreshold iterations. These are 2 to 4
+# times the JVM's defaults (5,000, 600, 15,000 and 40,000); see build_command.
+C2_THRESHOLDS = {
+    "Tier4InvocationThreshold": 20000,
+    "Tier4MinInvocationThreshold": 2000,
+    "Tier4CompileThreshold": 30000,
+    "Tier4BackEdgeThreshold": 160000,
+}
+
+
 class ServerError(RuntimeError):
     """The server could not be started or stopped; the message says why and what to do."""
 
@@ -280,6 +292,12 @@ def build_command(settings: Settings, jars: list[Path]) -> list[str]:
     # 117 s and 203 CPU-seconds of the server with G1, 107 s and 184 with this
     # (docs/operations.md, "Where the server's CPU goes in a daily run").
     java_opts += " -XX:+UseParallelGC"
+    # C2, the JIT's optimising tier, compiles a method later (C2_THRESHOLDS). A build runs over
+    # 1,000 Spark jobs, each with generated classes of its own, and the compiler threads used
+    # about a third of a 1 M build's server CPU; much of what C2 compiled ran too briefly to
+    # repay it. 1 M full builds 175 and 178 s against 185 to 203 s, 10 M inside the noise
+    # (docs/operations.md, "Where the server's CPU goes in the tests: the JIT").
+    java_opts += " " + " ".join(f"-XX:{flag}={value}" for flag, value in C2_THRESHOLDS.items())
     conf = {
         "spark.master": s.master or f"local[{s.cores}]",
         "spark.app.name": "ecom-lakehouse",
