@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from lakehouse.bench import duck, equivalent
 from lakehouse.bench import run as bench
@@ -30,6 +31,20 @@ def test_try_to_timestamp_with_a_java_pattern():
     )
     (ok, bad), = _duck(sql)  # fmt: skip
     assert str(ok) == "2019-10-01 00:00:05" and bad is None
+
+
+def test_the_event_time_parser_reads_the_kaggle_shape_and_refuses_others_on_duckdb():
+    """The var event_parse's event time (a cast for the Kaggle shape, else the pattern) runs
+    on DuckDB too, so the bench compares bronze on both engines."""
+    project = yaml.safe_load((Path(__file__).parents[1] / "dbt_project.yml").read_text())
+    parser = project["vars"]["event_parse"]["fields"]["event_time"]
+    texts = ["2019-10-01 00:00:05 UTC", "2019-10-01T00:00:05 UTC", "2019-13-01 00:00:05 UTC"]
+    sql = " union all ".join(
+        f"select {i} as i, {parser} as t from (select split('{text},view', ',', -1) as f)"
+        for i, text in enumerate(texts)
+    )
+    parsed = dict(_duck(f"select i, cast(t as varchar) from ({sql})"))
+    assert parsed[0].startswith("2019-10-01 00:00:05") and parsed[1] is None and parsed[2] is None
 
 
 def test_unix_timestamp_of_a_timestamp_is_its_epoch_seconds():
