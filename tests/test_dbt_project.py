@@ -73,6 +73,25 @@ def test_row_rules_counts_the_rows_that_break_each_rule(built, dbt):
                       "accepted_values(c)": "2", "between(d, 1, 5)": "2"}, out  # fmt: skip
 
 
+def test_a_key_with_alternate_keys_finds_a_repeat_in_any_of_them(built, dbt):
+    """unique_combination with alternate_keys checks (a, b) and (a, c) in one scan: a group of
+    `a` fails when b or c repeats in it (a null counts as a value), and only then."""
+    rows = (
+        "(1, 1, 'x'), (1, 2, 'y'), "  # clean
+        "(2, 1, 'x'), (2, 1, 'y'), "  # b repeats
+        "(3, 1, 'x'), (3, 2, 'x'), "  # c repeats
+        "(4, null, 'x'), (4, null, 'y'), "  # b null twice
+        "(5, 1, null), (5, 2, 'x')"  # one null: clean
+    )
+    call = (
+        f'{{{{ test_unique_combination(model="(select * from values {rows} as t(a, b, c))", '
+        "columns=['a', 'b'], alternate_keys=['c']) }}"
+    )
+    out = dbt(["show", "--inline", call]).output
+    failing = {int(a) for a in re.findall(r"^\| +(\d+) \| +\d+ \|$", out, re.M)}
+    assert failing == {2, 3, 4}, out
+
+
 def test_an_event_type_of_the_var_without_its_seed_row_fails_a_test(built, dbt):
     """var event_types lets an event type through bronze; without its row in slv_event_types
     (its weight) its events would drop out of the interactions, so the table's test names it."""
