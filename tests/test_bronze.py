@@ -247,7 +247,7 @@ NEAR_THE_KAGGLE_SHAPE = [
 
 
 def test_the_event_time_fast_path_reads_the_pattern_s_instant(spark):
-    """The parser reads `2019-10-01 00:00:00 UTC` exactly by a cast (a third of the pattern's
+    """The parser reads `2019-10-01 00:00:00 UTC` exactly by a cast (under half the pattern's
     cost) and any other text by the pattern: on texts of that shape and near it, valid or
     not, both give the same instant or both none, in any session time zone."""
     project = yaml.safe_load((Path(__file__).parents[1] / "dbt_project.yml").read_text())
