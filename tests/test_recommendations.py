@@ -410,10 +410,11 @@ def _category_popular_by_hand(baskets, category, users, k):
 def test_category_popular_keeps_the_top_k_of_every_candidate(spark, k, every):
     """Random baskets over categories of 2 to 60 products (so some list fewer products than a
     user needs, and popularity ties are common), some users in more categories than are kept:
-    the Spark lists, cut by depth and by each user's score floor, equal the lists ranked from
-    every candidate by hand. With `every` 3, only every third user is recommended to, from
-    their rows of the interactions only (`for_users`, as an evaluation does): the popularity
-    still counts everyone, and cutting the others' rows changes no list."""
+    the Spark lists, which keep only each category's first k products unseen by the user,
+    equal the lists ranked from every candidate by hand. With `every` 3, only every third
+    user is recommended to, from their rows of the interactions only (`for_users`, as an
+    evaluation does): the popularity still counts everyone, and cutting the others' rows
+    changes no list."""
     import random
 
     rng = random.Random(k)
@@ -449,7 +450,7 @@ def test_category_popular_keeps_the_top_k_of_every_candidate(spark, k, every):
         got[r.user_id].append((r.product_id, r.source))
     expected = _category_popular_by_hand(baskets, category, users, k)
     assert got == expected
-    # the example exercises what it is for: lists cut by a floor and lists topped up
+    # the example exercises what it is for: lists of the method alone and lists topped up
     sources = {source for ranked in got.values() for _, source in ranked}
     assert sources == {"category_popular", "popular"}
 

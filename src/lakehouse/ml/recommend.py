@@ -305,62 +305,67 @@ def neighbours_of_baskets(batches, block: int = KNN_BLOCK):
         })  # fmt: skip
 
 
-def _category_candidates(fitted, interactions, products, warm, k: int):
-    """category_popular's products for the `warm` users: (candidates: user_id, product_id,
-    score; covered: the user_id of every user sure to get k of them unseen), score = the
-    user's share of strength in the category x the product's share of the category.
+def _category_lists(fitted, interactions, products, warm, k: int):
+    """category_popular's lists for the `warm` users: (lists: user_id, recommendation_rank,
+    product_id, score, source of the users with k unseen products; partial: user_id,
+    product_id, score, the fewer than k of the others, to be topped up with popular products;
+    covered: the user_id of the first). score = the user's share of strength in the category x
+    the product's share of the category.
 
-    Two exact cuts keep the candidates few. Within a category every user's order is the
-    category's own (by product_share), so a user who has seen s of a category's listed
-    products needs only its first k + s: at least k of them are unseen, and the deeper ones
-    can never reach the user's top k. The k-th best unseen score is then at least the floor
-    user_share x the share at depth k + s of such a category (the best floor over the user's
-    categories that list that many products), so a candidate scoring below the floor cannot
-    reach the top k either, and a user with a floor needs no popular fill. On the 10 M
-    benchmark's scoring snapshot (364,406 users): 5.7 million candidates instead of 12.9
-    million, popular fill for 517 users instead of all, the same lists (tests compare them
-    with lists ranked by hand from every candidate)."""
+    One pass over the users' rows, grouped by user once. A user's strongest categories are one
+    row each, with the category's listed products the user has seen as a bit mask (bit r - 1
+    for the r-th listed), summed in the same aggregate as the strength. Each row meets its
+    category's list (at most PRODUCTS_PER_CATEGORY products, broadcast) and keeps its first k
+    unseen products: within a category every user's order is the category's own, so a deeper
+    one can never reach the user's top k. The rows are then ranked per user where the grouping
+    left them: the candidates are never shuffled and never meet the seen pairs in a join
+    (tests compare the lists with lists ranked by hand from every candidate)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    # per user and category: the strength, and how many of its listed products the user saw
-    listed = fitted.select("product_id", F.lit(1).alias("listed"))
+    def bit(rank):  # a category's rank-th listed product's bit
+        return F.shiftleft(F.lit(1).cast("bigint"), rank - 1)
+
+    listed = fitted.select("product_id", bit(F.col("category_rank")).alias("bit"))
     per_category = (
         interactions.join(warm.select("user_id"), "user_id")
         .join(products.select("product_id", "category_id"), "product_id")
         .join(F.broadcast(listed), "product_id", "left")
         .groupBy("user_id", "category_id")
         .agg(F.sum("interaction_strength").alias("strength"),
-             F.count("listed").alias("seen_listed"))
+             F.coalesce(F.bit_or("bit"), F.lit(0).cast("bigint")).alias("seen"))
     )  # fmt: skip
     user = Window.partitionBy("user_id")
     strongest = user.orderBy(F.desc("strength"), F.asc("category_id"))
-    depth = (
+    chosen = (
         per_category.withColumn("user_share", F.col("strength") / F.sum("strength").over(user))
         .withColumn("rank", F.row_number().over(strongest))
         .where(F.col("rank") <= CATEGORIES_PER_USER)
-        .withColumn("depth", F.lit(k) + F.col("seen_listed"))
     )
-    at_depth = fitted.select(
-        "category_id", F.col("category_rank").alias("depth"),
-        F.col("product_share").alias("share_at_depth"),
-    )  # fmt: skip
-    # kept on the server: the candidates and the covered users both read it
-    floored = (
-        depth.join(F.broadcast(at_depth), ["category_id", "depth"], "left")
-        .withColumn("floor", F.max(F.col("user_share") * F.col("share_at_depth")).over(user))
-        .select("user_id", "category_id", "user_share", "depth", "floor")
-        .localCheckpoint(eager=True)
-    )
-    score = F.col("user_share") * F.col("product_share")
+    # the category's r-th listed product, when the user has not seen it and fewer than k unseen
+    # ones come before it (the seen bits below bit r - 1 counted); kept on the server, as the
+    # full lists, the partial ones and the covered users all read it
+    r = F.col("category_rank")
+    before_r = F.col("seen").bitwiseAND(bit(r) - 1)
     candidates = (
-        floored.join(F.broadcast(fitted), "category_id")
-        .where((F.col("category_rank") <= F.col("depth"))
-               & (F.col("floor").isNull() | (score >= F.col("floor"))))
-        .select("user_id", "product_id", score.alias("score"))
+        chosen.join(F.broadcast(fitted), "category_id")
+        .where((F.shiftright("seen", r - 1).bitwiseAND(1) == 0)
+               & (r - F.bit_count(before_r) <= k))
+        .select("user_id", "product_id",
+                (F.col("user_share") * F.col("product_share")).alias("score"))
+        .withColumn("recommendation_rank", F.row_number().over(
+            user.orderBy(F.desc("score"), F.asc("product_id"))))
+        .withColumn("found", F.count("*").over(user))
+        .where(F.col("recommendation_rank") <= k)
+        .localCheckpoint(eager=True)
     )  # fmt: skip
-    covered = floored.where(F.col("floor").isNotNull()).select("user_id").distinct()
-    return candidates, covered
+    lists = candidates.where(F.col("found") >= k).select(
+        "user_id", "recommendation_rank", "product_id", "score",
+        F.lit("category_popular").alias("source"),
+    )  # fmt: skip
+    partial = candidates.where(F.col("found") < k).select("user_id", "product_id", "score")
+    covered = candidates.where(F.col("recommendation_rank") == k).select("user_id")
+    return lists, partial, covered
 
 
 def _knn_candidates(fitted, interactions, warm):
@@ -403,8 +408,9 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
 
     Candidates stay small: a user who has seen n products of a ranked list needs at most k + n
     of it to keep k unseen ones, so each user is paired only with that many popular products
-    (n: the popular products they have seen), and ALS lists are as deep as that only for the
-    users who need it."""
+    (n: the popular products they have seen), ALS lists are as deep as that only for the
+    users who need it, and category_popular ranks every user it can list in full without a
+    table of candidates (_category_lists)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -421,7 +427,7 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
         .join(seen_popular, "user_id", "left")
         .fillna(0, ["n", "n_popular"])
     )
-    found, covered = None, None
+    found, covered, lists = None, None, None
     if method != "popular":
         needed = min_products if method == "als" else 1
         warm = users.where(F.col("n") >= needed)
@@ -430,11 +436,15 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
                 fitted, warm.select(F.col("user_id").cast("int").alias("user_id"), "n"), seen, k
             )
         elif method == "category_popular":
-            found, covered = _category_candidates(fitted, interactions, products, warm, k)
+            lists, found, covered = _category_lists(fitted, interactions, products, warm, k)
         else:
             found = _knn_candidates(fitted, interactions, warm)
-    # popular products for the users the method may leave short (a covered user is sure of k)
-    short = users if covered is None else users.join(covered, "user_id", "left_anti")
+    # popular products for the users the method may leave short: all but those category_popular
+    # listed in full, whose seen pairs are then not read again
+    short = users
+    if covered is not None:
+        short = users.join(covered, "user_id", "left_anti")
+        seen = seen.join(short.select("user_id"), "user_id", "left_semi")
     candidates = short.join(
         F.broadcast(popular),
         F.col("popularity_rank") <= F.lit(k) + F.col("n_popular"),
@@ -458,13 +468,14 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
     ordering = Window.partitionBy("user_id").orderBy(
         F.asc("priority"), F.desc("score"), F.asc("product_id")
     )
-    return (
+    ranked = (
         candidates.withColumn("dedupe", F.row_number().over(best_source))
         .where("dedupe = 1")
         .withColumn("recommendation_rank", F.row_number().over(ordering))
         .where(F.col("recommendation_rank") <= k)
         .select("user_id", "recommendation_rank", "product_id", "score", "source")
     )
+    return ranked if lists is None else lists.unionByName(ranked)
 
 
 def for_users(interactions, users):
