@@ -406,15 +406,16 @@ def _category_popular_by_hand(baskets, category, users, k):
     return lists
 
 
-@pytest.mark.parametrize(("k", "every"), [(2, 1), (5, 3)])
-def test_category_popular_keeps_the_top_k_of_every_candidate(spark, k, every):
+@pytest.mark.parametrize(("k", "every", "daily"), [(2, 1, False), (5, 3, False), (5, 1, True)])
+def test_category_popular_keeps_the_top_k_of_every_candidate(spark, k, every, daily):
     """Random baskets over categories of 2 to 60 products (so some list fewer products than a
     user needs, and popularity ties are common), some users in more categories than are kept:
     the Spark lists, which keep only each category's first k products unseen by the user,
     equal the lists ranked from every candidate by hand. With `every` 3, only every third
     user is recommended to, from their rows of the interactions only (`for_users`, as an
     evaluation does): the popularity still counts everyone, and cutting the others' rows
-    changes no list."""
+    changes no list. With `daily`, every pair is given as two rows (as slv_user_product_daily
+    holds a pair seen on two days), which a baseline reads as well as the pair."""
     import random
 
     rng = random.Random(k)
@@ -443,6 +444,12 @@ def test_category_popular_keeps_the_top_k_of_every_candidate(spark, k, every):
     # cut to the users recommended to, as an evaluation does: the fit and the popular list
     # above learned from everyone
     rows = interactions if every == 1 else recommend.for_users(interactions, scored)
+    if daily:
+        rows = spark.createDataFrame(
+            [row for u, basket in baskets.items() for p, (w, carted) in basket.items()
+             for row in [(u, p, w - 1.0, int(carted), 0), (u, p, 1.0, 0, 0)]],
+            interactions.schema,
+        )  # fmt: skip
     recs = recommend.recommend("category_popular", fitted, rows, products, scored, popular, 2,
                                k)  # fmt: skip
     got = {u: [] for u in users}

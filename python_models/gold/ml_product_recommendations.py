@@ -90,7 +90,8 @@ def model(dbt, session):
     decision = retraining.decision_of(dbt.ref("ml_retraining_decisions"), run_date, name)
     # Every user and product pair: a view summing every day of slv_user_product_daily, summed
     # at most once, and only when a fit reads every pair (ALS, item_knn) or every user gets a
-    # new list. Popularity counts the carted or bought pairs alone (slv_user_product_conversions).
+    # new list from one of those. Popularity counts the carted or bought pairs alone
+    # (slv_user_product_conversions).
     interactions = dbt.ref("slv_user_product_interactions")
     every_pair = functools.cache(lambda: recommend.interactions_once(interactions))
     conversions = dbt.ref("slv_user_product_conversions").localCheckpoint(eager=True)
@@ -120,6 +121,13 @@ def model(dbt, session):
         users = users.join(kept.select("user_id"), "user_id", "left_anti")
         # the history of the users who get a new list, read from their daily rows only
         interactions_of_users = recommend.for_users(interactions, users)
+    elif method in recommend.FITTED_ON_CONVERSIONS:
+        # a baseline reads a user's products as daily rows as well as summed (recommend)
+        interactions_of_users = (
+            dbt.ref("slv_user_product_daily")
+            .where(F.col("event_date") <= F.lit(run_date))
+            .select(*recommend.INTERACTION_COLUMNS)
+        )
     else:
         interactions_of_users = every_pair()
     popular = recommend.popular_products(conversions, limit=recommend.POPULAR_POOL)

@@ -405,6 +405,9 @@ def recommend(method, fitted, interactions, products, users, popular, min_produc
     fill short lists (only popular products for `popular`, the baseline). ALS serves users with
     at least `min_products` products in `interactions`, the baselines users with one. Columns:
     user_id, recommendation_rank, product_id, score, source (the method, or `popular`).
+    For the baselines (FITTED_ON_CONVERSIONS) `interactions` may hold a pair in several rows
+    (slv_user_product_daily's): they read only sums of strength, which products were seen,
+    and a count that only sets how deep into the popular list a user's fill looks.
 
     Candidates stay small: a user who has seen n products of a ranked list needs at most k + n
     of it to keep k unseen ones, so each user is paired only with that many popular products
