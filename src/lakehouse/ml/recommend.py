@@ -172,7 +172,8 @@ FITTED_ON_CONVERSIONS = ("popular", "category_popular")
 # The baselines: they learn nothing ahead and cost seconds, so the holdout always reports them
 # beside the shipped method; a learned method that lost on validation is not refitted there.
 BASELINES = ("popular", "category_popular")
-# category_popular: a user's strongest categories kept, and the best products of a category.
+# category_popular: a user's strongest categories kept, and the best products of a category
+# (at most 63: _category_lists keeps a user's seen products of a category as bits of a bigint).
 CATEGORIES_PER_USER = 10
 PRODUCTS_PER_CATEGORY = 25
 # item_knn: a user's strongest products used (bounds the pairs a heavy user adds: n^2), and
