@@ -200,6 +200,30 @@ def test_a_build_tests_the_keys_of_the_partitions_it_rewrote(first_day, dbt, spa
     assert re.search(r"where\s+true\s+\)", rules.read_text())
 
 
+def test_a_recommended_product_the_user_touched_fails_its_test(first_day, dbt, spark):
+    """assert_recommendations_are_new_products (a join with a hint of its own) finds a product
+    the user touched up to the run date in the run date's lists; the table is restored after."""
+    day, table = first_day["day"], "gold.ml_product_recommendations"
+    select = ["test", "-s", "assert_recommendations_are_new_products", "--vars",
+              json.dumps({"run_date": day.isoformat()})]  # fmt: skip
+    version = spark.sql(f"describe history {table}").first().version
+    touched = spark.sql(f"""
+        select d.user_id, d.product_id from silver.slv_user_product_daily as d
+        left semi join {table} as r on d.user_id = r.user_id and r.run_date = date'{day}'
+        where d.event_date <= date'{day}' order by d.user_id, d.product_id limit 1
+    """).first()  # fmt: skip
+    spark.sql(f"update {table} set product_id = {touched.product_id} where "
+              f"run_date = date'{day}' and user_id = {touched.user_id} "
+              "and recommendation_rank = 1")  # fmt: skip
+    try:
+        failed = dbt(select, check=False)
+        assert failed.returncode != 0
+        assert re.search(r"FAIL \d+ assert_recommendations_are_new_products", failed.output)
+    finally:
+        spark.sql(f"restore table {table} to version as of {version}")
+    assert "PASS assert_recommendations_are_new_products" in dbt(select).output
+
+
 def _decide(dbt, day: date, select: str = "+ml_retraining_decisions", **extra_vars):
     """The decision of `day` and what it reads (by default bronze, silver and the scoring
     snapshot), without the training or scoring that follows it."""
