@@ -358,3 +358,34 @@ def test_a_drift_the_latest_retraining_answered_waits_for_newer_training_data(
     assert f"{PROPENSITY}: no retrain for {day}" in proc.output
     recommender = decisions[RECOMMENDER]
     assert recommender["retrained"] and "drifted" in recommender["reason"], recommender
+
+
+def test_a_retraining_between_comparisons_validates_the_baselines_and_the_shipped_method(
+    first_day, dbt, spark
+):
+    """The recommender retrains for 2019-12-08 (the drift above), 8 days after the session's
+    build compared every method: within recommender_compare_every_days (28), it validates the
+    baselines and the method shipped then, refits no learned method that lost, and says why."""
+    day = date(2019, 12, 8)
+    assert _decisions(spark, day)[RECOMMENDER]["retrained"]
+    evaluation = spark.table("gold.ml_recommender_evaluation")
+    (shipped,) = {r.method for r in evaluation.where(
+        "run_date = date'2019-11-30' and is_shipped").collect()}  # fmt: skip
+    views = ["slv_user_product_interactions_before_validation",
+             "slv_user_product_conversions_in_validation",
+             "slv_user_product_interactions_before_cutoff",
+             "slv_user_product_conversions_before_cutoff",
+             "slv_user_product_conversions_after_cutoff"]  # fmt: skip
+    run_vars = {"run_date": day.isoformat(), "retrain_every_days": 1000, "retrain_min_auc": None}
+    proc = dbt(["run", "-s", *views, "ml_recommender_evaluation", "--vars",
+                json.dumps(run_vars)])  # fmt: skip
+    rows = evaluation.where(f"run_date = date'{day}'").collect()
+    expected = {"popular", "category_popular", shipped}
+    assert {r.method for r in rows if r.evaluation_period == "validation"} == expected
+    assert {r.method for r in rows if r.evaluation_period == "holdout"} <= expected
+    said = proc.output
+    assert "validation: popular, category_popular" in said, said[-3000:]
+    assert (
+        "only: every method was compared on 2019-11-30, 8 days before "
+        "(recommender_compare_every_days 28)"
+    ) in said, said[-3000:]

@@ -334,6 +334,50 @@ def test_item_knn_keeps_each_products_best_neighbours_block_by_block():
     assert list(recommend.neighbours_of_baskets(iter([pairs.iloc[:0]]))) == []
 
 
+def _validated(ship_by_date: dict[date, str], methods_by_date: dict[date, tuple] | None = None):
+    """Validation rows (`all`) of earlier run dates: every method on each date unless
+    `methods_by_date` says otherwise, the named one shipped, precision falling in METHODS
+    order from 0.05."""
+    from types import SimpleNamespace
+
+    methods_by_date = methods_by_date or {}
+    return [SimpleNamespace(run_date=day, method=m, precision_at_k=0.05 - 0.01 * i,
+                            is_shipped=m == shipped)
+            for day, shipped in ship_by_date.items()
+            for i, m in enumerate(methods_by_date.get(day, recommend.METHODS))]  # fmt: skip
+
+
+def test_a_retraining_compares_every_method_only_when_the_comparison_is_due():
+    """The learned methods that lost are validated again once the latest comparison of every
+    method is recommender_compare_every_days old; in between, the baselines and the method the
+    latest retraining shipped."""
+    first, today = date(2019, 11, 30), date(2019, 12, 8)
+    compared = _validated({first: "category_popular"})
+    every = recommend.methods_to_validate
+    assert every([], today, 28).methods == recommend.METHODS
+    assert "no earlier retraining" in every([], today, 28).reason
+    kept = every(compared, today, 28)
+    assert kept.methods == recommend.BASELINES
+    assert kept.reason == (
+        "popular, category_popular only: every method was compared on 2019-11-30, 8 days "
+        "before (recommender_compare_every_days 28), where category_popular (0.0400) beat "
+        "item_knn 0.0300, als 0.0200"
+    )
+    assert every(compared, today, 8).methods == recommend.METHODS
+    assert "is 8 days old" in every(compared, today, 8).reason
+    assert every(compared, today, 0).methods == recommend.METHODS
+    # the latest retraining's shipped method is validated with the baselines, not a loser
+    shipped_knn = _validated(
+        {first: "category_popular", date(2019, 12, 7): "item_knn"},
+        {date(2019, 12, 7): ("popular", "category_popular", "item_knn")},
+    )
+    assert every(shipped_knn, today, 28).methods == ("popular", "category_popular", "item_knn")
+    # a comparison of a subset is no comparison of every method; the run date's own rows
+    # (a forced rerun of it) are not earlier
+    assert every(shipped_knn, date(2019, 12, 29), 28).methods == recommend.METHODS
+    assert every(_validated({today: "als"}), today, 28).methods == recommend.METHODS
+
+
 def test_a_list_is_kept_only_while_its_user_does_nothing(spark):
     """The lists of the run date before are kept for the users of today's snapshot with no
     day after it and no late-loaded day before it; never across versions or a change of k."""

@@ -4,7 +4,10 @@ period, method and user segment (grain: run_date, evaluation_period, method, use
 On a run date whose decision (ml_retraining_decisions) is to retrain the recommender: every
 method (popular, category_popular, item_knn, ALS at every point of var als_grid) is fitted on
 the interactions before the validation period and scored on it; the best ALS settings and the
-method with the best precision@k there are chosen (`is_shipped`). Then the shipped method and
+method with the best precision@k there are chosen (`is_shipped`). Within var
+recommender_compare_every_days of the latest run date that compared every method, only the
+baselines and the method the latest retraining shipped are validated (the node says why;
+`recommend.methods_to_validate`). Then the shipped method and
 the baselines (popular, category_popular) are fitted once on the interactions before
 recommendation_cutoff and reported on the holdout after it; a learned method that lost on
 validation is not refitted for a figure that chooses nothing (when a baseline ships, the
@@ -65,6 +68,17 @@ def model(dbt, session):
     seed = int(dbt.config.meta_get("seed"))
     max_users = int(dbt.config.meta_get("eval_max_users"))
     tracking.configure(Settings.from_env(), dbt.config.meta_get("experiment"))
+    earlier = []
+    if dbt.is_incremental:
+        earlier = (
+            session.table(str(dbt.this))
+            .where("evaluation_period = 'validation' and user_segment = 'all'")
+            .select("run_date", "method", "precision_at_k", "is_shipped")
+            .collect()
+        )
+    every_days = int(dbt.config.meta_get("compare_every_days"))
+    comparison = recommend.methods_to_validate(earlier, run_date, every_days)
+    progress("recommend", f"validation: {comparison.reason}")
     # read once: the view anti-joins every pair before the period
     val_truth = val_truth.localCheckpoint(eager=True)
     if val_truth.limit(1).count() == 0:
@@ -79,24 +93,26 @@ def model(dbt, session):
         mlflow.set_tags({"pipeline": "product_recommendations", "stage": "evaluation",
                          "run_date": str(run_date)})  # fmt: skip
         chosen = recommend.validate(val_before, val_truth, products, als_grid, min_products, k,
-                                    seed, max_users)  # fmt: skip
+                                    seed, max_users, comparison.methods)  # fmt: skip
         shipped = chosen["shipped"]
         progress("recommend", f"{shipped} is the best on validation: it ships")
         reported = recommend.reported_methods(shipped)
         progress("recommend", f"holdout: {', '.join(reported)} (the shipped method and the "
                               "baselines; the others lost on validation)")  # fmt: skip
-        held_out = recommend.report(before, truth, products, reported, chosen["params"]["als"],
+        als_params = chosen["params"].get("als", {})
+        held_out = recommend.report(before, truth, products, reported, als_params,
                                     min_products, k, seed, max_users,
                                     conversions=before_converted)  # fmt: skip
-        mlflow.log_params({**chosen["params"]["als"], "als_grid": json.dumps(als_grid),
+        mlflow.log_params({**als_params, "als_grid": json.dumps(als_grid),
                            "min_products": min_products, "k": k, "eval_max_users": max_users,
                            "validation_users_in_period": chosen["users_in_period"],
                            "holdout_users_in_period": held_out["users_in_period"],
                            "shipped_method": shipped,
-                           "holdout_methods": ",".join(reported)})  # fmt: skip
+                           "holdout_methods": ",".join(reported),
+                           "validated_methods": ",".join(comparison.methods)})  # fmt: skip
         mlflow.log_dict({"als_search": chosen["als_search"]}, "als_search.json")
         rows = []
-        for method in recommend.METHODS:
+        for method in comparison.methods:
             params = chosen["params"][method]
             periods = {"validation": (chosen["figures"][method], 0.0)}
             if method in held_out["figures"]:
