@@ -118,3 +118,15 @@ def test_a_read_error_is_summed_up_by_its_innermost_cause():
     assert read_error_summary(thrift) == "java.io.EOFException: Unexpected end of input stream"
     assert read_error_summary("no class named\n here") == "no class named here"
     assert len(read_error_summary("x" * 1000)) == 300
+
+
+def test_an_append_with_replace_on_writes_a_key_again_once(spark, tmp_path):
+    """replace_on: a batch written again replaces its rows in one commit; other batches stay."""
+    run_dbt(["run", "-s", "fx_numbers", "fx_replaced", "--full-refresh"], FIXTURE, tmp_path)
+    run_dbt(["run", "-s", "fx_replaced", "--vars", "{batch: 2}"], FIXTURE, tmp_path)
+    run_dbt(["run", "-s", "fx_replaced", "--vars", "{batch: 1, label: again}"], FIXTURE,
+            tmp_path)  # fmt: skip
+    rows = spark.table(f"{SCHEMA}.fx_replaced").groupBy("batch", "label").count().collect()
+    assert {(r.batch, r.label): r["count"] for r in rows} == {(1, "again"): 3, (2, "first"): 3}
+    latest = spark.sql(f"describe history {SCHEMA}.fx_replaced").first()
+    assert latest.operation == "WRITE" and latest.operationParameters["mode"] == "Overwrite"

@@ -46,7 +46,8 @@ def _row(run_date, period, method, segment, k, found, seconds, params, shipped, 
 def model(dbt, session):
     import mlflow
 
-    dbt.config(materialized="incremental", incremental_strategy="append")
+    # a forced retraining of a date replaces that date's rows (its key stays unique)
+    dbt.config(materialized="incremental", incremental_strategy="append", replace_on="run_date")
     name = dbt.config.meta_get("registered_model_name")
     windows = dbt.ref("ml_run_windows")
     run_date = retraining.date_to_train(

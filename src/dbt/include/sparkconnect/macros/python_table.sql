@@ -10,7 +10,8 @@
     dbt-spark's materialization then asks for is a no-op (get_insert_into_sql and
     get_insert_overwrite_sql below). Its schema check finds no temporary table to compare, so
     a model with on_schema_change append_new_columns adds its new columns here; any other
-    setting keeps the table's columns, as dbt-spark's insert would.
+    setting keeps the table's columns, as dbt-spark's insert would. An append model with
+    `replace_on` (a column) replaces the rows of the values it writes, in one commit.
 -#}
 {% macro py_write_table(compiled_code, target_relation) %}
 {{ compiled_code }}
@@ -43,6 +44,14 @@ df = df.select(*spark.table("{{ this }}").columns)
 {%- if config.get('incremental_strategy') == 'insert_overwrite' %}
 # Dynamic partition overwrite: replaces the partitions the DataFrame has rows for, no other.
 df.writeTo("{{ this }}").overwritePartitions()
+{%- elif config.get('replace_on') %}
+# replace_on: the table's rows with a value of this column that the DataFrame holds are
+# replaced in the same Delta commit (an overwrite by condition), so a key written again is
+# written once; no rows, no write.
+from pyspark.sql import functions as _F
+_replaced = [r[0] for r in df.select("{{ config.get('replace_on') }}").distinct().collect()]
+if _replaced:
+    df.writeTo("{{ this }}").overwrite(_F.col("{{ config.get('replace_on') }}").isin(_replaced))
 {%- else %}
 df.writeTo("{{ this }}").append()
 {%- endif %}
