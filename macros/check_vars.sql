@@ -5,8 +5,8 @@
     max_reject_rate is not a share or reject_rate_severity not error or warn, purchase_value
     and contact_cost are not both positive numbers (or both null), purchase_threshold is not
     null or a probability, gate_min_improvement is not null or a number >= 0, a sample size
-    (propensity_tuning_max_users, recommender_eval_max_users) or recommender_compare_every_days
-    is not a whole number, or the landing folder does not exist (asked of the server, so it
+    (propensity_tuning_max_users, recommender_eval_max_users) or a cadence
+    (recommender_compare_every_days, propensity_search_every_days) is not a whole number, or the landing folder does not exist (asked of the server, so it
     holds for object storage too).
     Returns no SQL.
 -#}
@@ -49,13 +49,18 @@
             ) }}
         {%- endif -%}
     {%- endfor -%}
-    {%- set compare_days = var('recommender_compare_every_days') | string -%}
-    {%- if not modules.re.fullmatch('[0-9]{1,4}', compare_days) -%}
-        {{ exceptions.raise_compiler_error(
-            "var 'recommender_compare_every_days' must be a whole number of days from 0 to 9999"
-            ~ " (0: compare every method on every retraining), got '" ~ compare_days ~ "'"
-        ) }}
-    {%- endif -%}
+    {%- set cadences = {
+        'recommender_compare_every_days': 'compare every method',
+        'propensity_search_every_days': 'search the whole grid',
+    } -%}
+    {%- for name, what in cadences.items() -%}
+        {%- if not modules.re.fullmatch('[0-9]{1,4}', var(name) | string) -%}
+            {{ exceptions.raise_compiler_error(
+                "var '" ~ name ~ "' must be a whole number of days from 0 to 9999"
+                ~ " (0: " ~ what ~ " on every retraining), got '" ~ var(name) ~ "'"
+            ) }}
+        {%- endif -%}
+    {%- endfor -%}
     {%- set min_auc = var('retrain_min_auc') -%}
     {%- if min_auc is not none and not (0 < (min_auc | string | float(-1)) <= 1) -%}
         {{ exceptions.raise_compiler_error(

@@ -336,10 +336,27 @@ def test_a_drift_the_latest_retraining_answered_waits_for_newer_training_data(
     answered, day = date(2019, 12, 7), date(2019, 12, 8)
     others_off = {"retrain_every_days": 1000, "retrain_min_auc": None}
     forced = {"run_date": answered.isoformat(), "force_retrain": True, **others_off}
-    dbt(["run", "-s", "+ml_propensity_candidates", "--exclude", "tag:streaming",
-         "--vars", json.dumps(forced)])  # fmt: skip
+    proc = dbt(["run", "-s", "+ml_propensity_candidates", "--exclude", "tag:streaming",
+                "--vars", json.dumps(forced)])  # fmt: skip
     seen = _decisions(spark, answered)[PROPENSITY]
     assert seen["retrained"] and seen["max_feature_psi"] > 0.2, seen
+    # 7 days after the session's build searched the whole grid (within
+    # propensity_search_every_days, 28), the retraining refits that search's winner only
+    candidates = spark.table("gold.ml_propensity_candidates")
+    searched = candidates.where("run_date = date'2019-11-30' and stage = 'final'").collect()
+    winner = max((r for r in searched if r.registered_version is not None),
+                 key=lambda r: r.registered_version)  # fmt: skip
+    refit = candidates.where(f"run_date = date'{answered}'").collect()
+    assert sorted((r.stage, r.algorithm) for r in refit) == [
+        ("baseline", "constant"),
+        ("final", winner.algorithm),
+        ("tuning", winner.algorithm),
+    ]
+    assert {r.params for r in refit if r.stage != "baseline"} == {winner.params}
+    assert (
+        f"search: {winner.algorithm} {winner.params} only: the grid was searched on "
+        "2019-11-30, 7 days before (propensity_search_every_days 28)"
+    ) in proc.output, proc.output[-3000:]
     ends = (spark.table("gold.ml_user_training_set").where(f"run_date = date'{answered}'")
             .agg({"features_end_date": "max"}).first()[0])  # fmt: skip
     until = answered + (answered - ends)

@@ -257,6 +257,7 @@ def test_contract_not_null_is_a_delta_check_constraint(built, spark):
                 ("{als_grid: {rank: 64}}", "maps each ALS parameter to a non-empty list of values"),
                 ("{propensity_tuning_max_users: -5}", "must be a whole number of users"),
                 ("{recommender_compare_every_days: 1.5}", "from 0 to 9999 (0: compare every"),
+                ("{propensity_search_every_days: -1}", "from 0 to 9999 (0: search the whole"),
             ]
         ],
     ],

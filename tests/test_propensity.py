@@ -63,6 +63,57 @@ def _winner(spark):
     return max(rows, key=lambda r: r["registered_version"])
 
 
+def _searched(finals_by_date: dict, tuned_by_date: dict | None = None) -> list:
+    """Earlier rows of ml_propensity_candidates: per run date, its finals as {algorithm:
+    (validation AUC-PR, registered?)}, tuned on every algorithm unless `tuned_by_date` says."""
+    from types import SimpleNamespace as Row
+
+    rows = []
+    for day, finals in finals_by_date.items():
+        for algorithm in (tuned_by_date or {}).get(day, propensity.ALGORITHMS):
+            rows.append(Row(run_date=day, algorithm=algorithm, stage="tuning", params="{}",
+                            validation_auc_pr=0.4, registered_version=None))  # fmt: skip
+        for version, (algorithm, (auc_pr, registered)) in enumerate(finals.items(), 1):
+            rows.append(Row(run_date=day, algorithm=algorithm, stage="final",
+                            params=json.dumps({"maxDepth": 8, "numTrees": 40}),
+                            validation_auc_pr=auc_pr,
+                            registered_version=version if registered else None))  # fmt: skip
+    return rows
+
+
+def test_a_retraining_searches_the_whole_grid_only_when_the_search_is_due():
+    """Once the latest whole-grid search is propensity_search_every_days old (or there is none,
+    or the var is 0) the whole grid is tuned; in between, that search's winner alone, with its
+    parameters."""
+    first, today = date(2019, 11, 30), date(2019, 12, 8)
+    grids = {a: propensity.grid(TEST_VARS[f"{a}_grid"]) for a in propensity.ALGORITHMS}
+    searched = _searched({first: {"logistic_regression": (0.41, False),
+                                  "random_forest": (0.42, True)}})  # fmt: skip
+    plan = propensity.plan_search
+    assert plan([], today, 28, grids).grids == grids and plan([], today, 28, grids).full
+    assert "no earlier retraining searched it" in plan([], today, 28, grids).reason
+    kept = plan(searched, today, 28, grids)
+    assert kept.grids == {"random_forest": [{"maxDepth": 8, "numTrees": 40}]} and not kept.full
+    assert kept.reason == (
+        'random_forest {"maxDepth": 8, "numTrees": 40} only: the grid was searched on '
+        "2019-11-30, 8 days before (propensity_search_every_days 28), where it (0.4200 "
+        "validation AUC-PR) beat logistic_regression 0.4100"
+    )
+    assert plan(searched, today, 8, grids).grids == grids
+    assert "is 8 days old" in plan(searched, today, 8, grids).reason
+    assert plan(searched, today, 0, grids).grids == grids
+    # a refit of one algorithm is no search; the run date's own rows (a forced rerun of it) are
+    # not earlier; a search that registered nothing (interrupted) is searched again
+    refit = searched + _searched({date(2019, 12, 7): {"random_forest": (0.43, True)}},
+                                 {date(2019, 12, 7): ("random_forest",)})  # fmt: skip
+    assert plan(refit, date(2019, 12, 28), 28, grids).full
+    assert not plan(refit, date(2019, 12, 27), 28, grids).full
+    assert plan(searched, first, 28, grids).full
+    unregistered = _searched({first: {"logistic_regression": (0.41, False),
+                                      "random_forest": (0.42, False)}})  # fmt: skip
+    assert "registered no model" in plan(unregistered, today, 28, grids).reason
+
+
 def test_features_of_the_models_are_the_contract_columns_of_both_snapshots(project_build):
     for name in ("ml_user_training_set", "ml_user_scoring_set"):
         node = project_build["manifest"]["nodes"][f"model.ecom_lakehouse.{name}"]

@@ -7,12 +7,16 @@ set (on a seeded sample of var propensity_tuning_max_users users when it has mor
 times as many, the winner then refitted on all), keeps the best of each (fitted without the
 validation fold), evaluates them and a constant baseline on the test split, logs every
 candidate to MLflow, registers the winner and applies the champion gate (on the validation
-fold). On other dates it adds nothing and says why in one line. The work is in
+fold). Within var propensity_search_every_days of the latest run date that searched the whole
+grid, it refits only that search's winner, with its parameters (propensity.plan_search, read
+from this table's earlier rows), and says so in one line. On other dates it adds nothing and
+says why in one line. The work is in
 `lakehouse.ml.propensity`; the grids and names come from this model's `meta` in the YAML.
 """
 
 from lakehouse.errors import DataConditionError
 from lakehouse.ml import propensity, retraining
+from lakehouse.ml.connect import progress
 from lakehouse.platform.config import Settings
 
 SCHEMA = """
@@ -57,7 +61,17 @@ def model(dbt, session):
         "contact_cost": dbt.config.meta_get("contact_cost"),
         "gate_min_improvement": dbt.config.meta_get("gate_min_improvement"),
     }
+    earlier = []
+    if dbt.is_incremental:
+        earlier = session.table(str(dbt.this)).select(
+            "run_date", "algorithm", "stage", "params", "validation_auc_pr", "registered_version"
+        ).collect()  # fmt: skip
+    grids = {a: propensity.grid(config[f"{a}_grid"]) for a in propensity.ALGORITHMS}
+    every_days = int(dbt.config.meta_get("search_every_days"))
+    plan = propensity.plan_search(earlier, run_date, every_days, grids)
+    progress("propensity", f"search: {plan.reason}")
     # The training set lives in the same (gold) schema as this model.
     training_table = f"{dbt.this.schema}.ml_user_training_set"
-    rows = propensity.train(session, training_set, training_table, config, Settings.from_env())
+    rows = propensity.train(session, training_set, training_table, config, Settings.from_env(),
+                            plan)  # fmt: skip
     return session.createDataFrame([tuple(r.values()) for r in rows], SCHEMA)

@@ -15,8 +15,10 @@ folder of its own and with a server of its own (free ports, stopped at the end):
    only the new file), the same date again with no new file (it builds nothing), the same date
    built anyway (`--rebuild`: what redoing its work costs), the next new day (no retraining:
    what a scheduled job costs on a server that ran the day before), and a third new day
-   forced to retrain (the recommender validates the baselines and the shipped method: the full
-   build compared every method three days before, within recommender_compare_every_days);
+   forced to retrain (the recommender validates the baselines and the shipped method, and the
+   propensity search refits its winner only: the full build compared every method and
+   searched the whole grid three days before, within recommender_compare_every_days and
+   propensity_search_every_days);
 5. DuckDB running the same compiled bronze and silver SQL (`lakehouse.bench.duck`);
 6. the references, each on a fresh server of its own over the full build's files: the
    equivalent work, the full build's own statements replayed without dbt
@@ -350,9 +352,10 @@ class SizeRun:
 
     def retrain_day(self, manifest: dict) -> None:
         """The next day, forced to retrain both models (as a cadence or drift day would). The
-        full build compared every recommender method three days before, so the recommender
-        validates the baselines and the shipped method, as three weekly retrainings in four do
-        by default (recommender_compare_every_days 28)."""
+        full build compared every recommender method and searched the whole propensity grid
+        three days before, so the recommender validates the baselines and the shipped method
+        and the propensity search refits its winner only, as three weekly retrainings in four
+        do by default (recommender_compare_every_days, propensity_search_every_days 28)."""
         new_file = self._next_day(RETRAIN_DAY)
         self._timed_build("retrain_day", manifest,
                           {"run_date": RETRAIN_DAY.isoformat(), "force_retrain": True},

@@ -30,10 +30,10 @@ import itertools
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from lakehouse.errors import DataConditionError
-from lakehouse.ml import drift, evaluation, tracking
+from lakehouse.ml import drift, evaluation, retraining, tracking
 from lakehouse.ml.connect import (
     as_bool,
     optional_float,
@@ -310,9 +310,69 @@ def tuning_sample(fit_rows, n_users: int, max_users: int | None, seed: int):
     return sample, sample.count()
 
 
-def train(spark, training_set, training_table: str, config: dict, settings: Settings):
-    """Runs the whole search, registration and gate on the training set of
-    `config["run_date"]`; returns the candidates' rows (dicts)."""
+@dataclass
+class SearchPlan:
+    """The grid points a retraining fits, per algorithm, and why in one line."""
+
+    grids: dict[str, list[dict]]
+    reason: str
+
+    @property
+    def full(self) -> bool:
+        """Whether every algorithm is tuned (a search), not only the earlier winner refitted."""
+        return set(self.grids) == set(ALGORITHMS)
+
+
+def plan_search(earlier, run_date: date, every_days: int, grids: dict[str, list[dict]]):
+    """What a retraining on `run_date` fits. `earlier`: the rows of ml_propensity_candidates of
+    earlier run dates, as (run_date, algorithm, stage, params, validation_auc_pr,
+    registered_version); `grids`: {algorithm: its grid points}.
+
+    The whole grid of every algorithm (a search) when no earlier run date searched them all,
+    when the latest that did is `every_days` or more before `run_date`, or when `every_days` is
+    0. Otherwise only that search's winner, refitted with its parameters on the new training
+    data and gated as always: the other grid points lost there, and each costs a fit (at 10 M
+    events the five tuning fits were most of the retrain day's search)."""
+    by_date: dict[date, list] = {}
+    for r in earlier:
+        if r.run_date < run_date:
+            by_date.setdefault(r.run_date, []).append(r)
+    searched = [
+        d for d, rows in by_date.items()
+        if set(ALGORITHMS) <= {r.algorithm for r in rows if r.stage == "tuning"}
+    ]  # fmt: skip
+    cadence = retraining.full_work(searched, run_date, every_days,
+                                   "propensity_search_every_days", "the whole grid",
+                                   "searched it")  # fmt: skip
+    if cadence.due:
+        return SearchPlan(grids, cadence.due)
+    latest, age = cadence.latest, cadence.age
+    finals = [r for r in by_date[latest] if r.stage == "final"]
+    winner = max(finals, key=lambda r: (r.registered_version is not None,
+                                        r.registered_version or 0))  # fmt: skip
+    if winner.registered_version is None:  # an interrupted search: nothing was registered
+        return SearchPlan(grids, f"the whole grid: the search of {latest} registered no model")
+    params = json.loads(winner.params)
+    lost = ", ".join(f"{r.algorithm} {r.validation_auc_pr:.4f}" for r in finals
+                     if r is not winner and r.validation_auc_pr is not None)  # fmt: skip
+    beat = f" beat {lost}" if lost else " won"
+    return SearchPlan(
+        {winner.algorithm: [params]},
+        (
+            f"{winner.algorithm} {json.dumps(params, sort_keys=True)} only: the grid was "
+            f"searched on {latest}, {age} days before (propensity_search_every_days "
+            f"{every_days}), where it ({winner.validation_auc_pr:.4f} validation AUC-PR){beat}"
+        ),
+    )
+
+
+def train(spark, training_set, training_table: str, config: dict, settings: Settings,
+          plan: SearchPlan | None = None):  # fmt: skip
+    """Runs the search (`plan`, plan_search; default: the whole grid of every algorithm),
+    registration and gate on the training set of `config["run_date"]`; returns the candidates'
+    rows (dicts)."""
+    if plan is None:
+        plan = SearchPlan({a: grid(config[f"{a}_grid"]) for a in ALGORITHMS}, "the whole grid")
     experiment = config["experiment"]
     model_name = config["registered_model_name"]
     seed = int(config.get("seed", 42))
@@ -330,7 +390,8 @@ def train(spark, training_set, training_table: str, config: dict, settings: Sett
     if cached:
         data = data.persist()
     try:
-        rows = _search(spark, data, training_table, config, model_name, seed, training_set)
+        rows = _search(spark, data, training_table, config, model_name, seed, training_set,
+                       plan)  # fmt: skip
         return [row(config["run_date"]) for row in rows]
     finally:
         if cached:
@@ -359,9 +420,9 @@ class Search:
     example: object = None  # a few test rows' raw features (pandas): the models' input example
 
 
-def _search(spark, data, training_table, config, model_name, seed, training_set):
-    """The grid search, finalists, baseline and gate of `train`, over the assembled data; returns
-    the candidates' `row` methods."""
+def _search(spark, data, training_table, config, model_name, seed, training_set, plan):
+    """The grid search (`plan`), finalists, baseline and gate of `train`, over the assembled
+    data; returns the candidates' `row` methods."""
     import mlflow
     from pyspark.sql import functions as F
 
@@ -377,8 +438,11 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
                    "training_checksum": str(checksum)},
     )  # fmt: skip
     search.n_fit_users = search.fit_rows.count()
+    # a single grid point is fitted on every user at once: a sample would only add a refit
+    single = sum(len(points) for points in plan.grids.values()) == 1
+    max_users = None if single else optional_int(config.get("tuning_max_users"))
     search.tune_rows, search.n_tune_users = tuning_sample(
-        search.fit_rows, search.n_fit_users, optional_int(config.get("tuning_max_users")), seed
+        search.fit_rows, search.n_fit_users, max_users, seed
     )
     if search.n_tune_users < search.n_fit_users:
         progress("propensity", f"tuning on a seeded sample of {search.n_tune_users:,} of the "
@@ -397,8 +461,10 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
     search.contact_cost = optional_float(config.get("contact_cost"))
     candidates: list[Candidate] = []
     with mlflow.start_run(run_name=f"build {datetime.now(UTC):%Y-%m-%d %H:%M}"):
-        mlflow.set_tags({**search.data_tags, "pipeline": "purchase_propensity"})
-        tuned, finalists, chosen = _tune_and_finalise(search, config)
+        mlflow.set_tags({**search.data_tags, "pipeline": "purchase_propensity",
+                         "search": "whole grid" if plan.full else "winner refitted",
+                         "search_reason": plan.reason})  # fmt: skip
+        tuned, finalists, chosen = _tune_and_finalise(search, plan.grids)
         candidates += tuned + list(finalists.values())
         candidates.append(_baseline(search))
         winner = finalists[chosen]
@@ -413,16 +479,16 @@ def _search(spark, data, training_table, config, model_name, seed, training_set)
     return [c.row for c in candidates]
 
 
-def _tune_and_finalise(search: Search, config: dict):
-    """Every grid point of every algorithm tuned; the best of each is its finalist, and the
-    best finalist (chosen on validation before any refit) is refitted on all the fit users when
-    the grid was tuned on a sample. Returns (the tuning candidates, {algorithm: its finalist},
-    the winning algorithm)."""
+def _tune_and_finalise(search: Search, grids: dict[str, list[dict]]):
+    """Every grid point of every algorithm of `grids` tuned; the best of each is its finalist,
+    and the best finalist (chosen on validation before any refit) is refitted on all the fit
+    users when the grid was tuned on a sample. Returns (the tuning candidates, {algorithm: its
+    finalist}, the winning algorithm)."""
+    algorithms = [a for a in ALGORITHMS if a in grids]
     candidates, best_of = [], {}  # best_of: algorithm: (candidate, its model on the server)
     try:
-        for algorithm in ALGORITHMS:
-            tuned = [_tune(search, algorithm, params)
-                     for params in grid(config[f"{algorithm}_grid"])]  # fmt: skip
+        for algorithm in algorithms:
+            tuned = [_tune(search, algorithm, params) for params in grids[algorithm]]
             candidates += [candidate for candidate, _ in tuned]
             auc_prs = [c.metrics.get("validation_auc_pr", -1.0) for c, _ in tuned]
             best = auc_prs.index(max(auc_prs))
@@ -430,12 +496,12 @@ def _tune_and_finalise(search: Search, config: dict):
                 if i != best:
                     release(model)
             best_of[algorithm] = tuned[best]
-        chosen = max(ALGORITHMS, key=lambda a: best_of[a][0].metrics.get("validation_auc_pr",
+        chosen = max(algorithms, key=lambda a: best_of[a][0].metrics.get("validation_auc_pr",
                                                                            -1.0))  # fmt: skip
         if search.n_tune_users < search.n_fit_users:
             best_of[chosen] = _refit(search, *best_of.pop(chosen))
         finalists = {}
-        for algorithm in ALGORITHMS:  # _final releases each model
+        for algorithm in algorithms:  # _final releases each model
             finalists[algorithm] = _final(search, *best_of.pop(algorithm))
     finally:
         for _, model in best_of.values():

@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
+from lakehouse.ml import retraining
 from lakehouse.ml.connect import progress, release
 
 INT_MAX = 2**31 - 1
@@ -744,16 +745,12 @@ def methods_to_validate(earlier, run_date: date, every_days: int) -> Comparison:
         if r.run_date < run_date:
             by_date.setdefault(r.run_date, {})[r.method] = (r.precision_at_k, r.is_shipped)
     compared = [d for d, found in by_date.items() if set(METHODS) <= set(found)]
-    if not every_days:
-        return Comparison(METHODS, "every method (recommender_compare_every_days 0)")
-    if not compared:
-        return Comparison(METHODS, "every method: no earlier retraining compared them all")
-    latest = max(compared)
-    age = (run_date - latest).days
-    if age >= every_days:
-        return Comparison(METHODS, f"every method: the latest comparison of all, on {latest}, "
-                                   f"is {age} days old (recommender_compare_every_days "
-                                   f"{every_days})")  # fmt: skip
+    cadence = retraining.full_work(compared, run_date, every_days,
+                                   "recommender_compare_every_days", "every method",
+                                   "compared them all")  # fmt: skip
+    if cadence.due:
+        return Comparison(METHODS, cadence.due)
+    latest, age = cadence.latest, cadence.age
     last = by_date[max(by_date)]
     shipped = next((m for m, (_, is_shipped) in last.items() if is_shipped), None)
     methods = tuple(m for m in METHODS if m in BASELINES or m == shipped)

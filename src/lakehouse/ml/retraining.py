@@ -312,6 +312,36 @@ def decision_of(decisions, run_date, model_name: str):
     return row
 
 
+@dataclass
+class FullWork:
+    """Whether a retraining redoes its whole comparison (every recommender method, the whole
+    propensity grid) or only refits what the latest one chose: `due` says why it is due, None
+    when it is not; `latest` is the latest earlier run date that did it, `age` its age in days."""
+
+    due: str | None
+    latest: date | None = None
+    age: int | None = None
+
+
+def full_work(done_on, run_date: date, every_days: int, var: str, what: str,
+              done: str) -> FullWork:  # fmt: skip
+    """The cadence of the whole comparison (`what`; `done` says how it is done, "compared
+    them all"): due when `every_days` is 0 (the var `var`), when no run date of `done_on` before
+    `run_date` did it, or when the latest that did is `every_days` or more before it. A forced
+    rerun of a date does not count its own earlier run."""
+    earlier = [d for d in done_on if d < run_date]
+    if not every_days:
+        return FullWork(f"{what} ({var} 0)")
+    if not earlier:
+        return FullWork(f"{what}: no earlier retraining {done}")
+    latest = max(earlier)
+    age = (run_date - latest).days
+    if age >= every_days:
+        return FullWork(f"{what}: the latest that {done}, on {latest}, is {age} days old "
+                        f"({var} {every_days})", latest, age)  # fmt: skip
+    return FullWork(None, latest, age)
+
+
 def date_to_train(dbt, session, windows, decisions, name: str, forced, component: str):
     """For a training node: the run date to train for, or None when the node adds nothing on
     this run's date, saying why in one line: the date already trained (its rows are in the
