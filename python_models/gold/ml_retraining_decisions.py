@@ -19,10 +19,13 @@ from lakehouse.platform.config import Settings
 
 
 def model(dbt, session):
+    # Every run writes one row per registered model for its run date, so replacing the date's
+    # rows keeps the key (run_date, registered_model_name) unique, in one direct write; a
+    # merge went through a temporary table (create, merge, drop: three statements).
     dbt.config(
         materialized="incremental",
-        incremental_strategy="merge",
-        unique_key=["run_date", "registered_model_name"],
+        incremental_strategy="append",
+        replace_on="run_date",
         on_schema_change="append_new_columns",
     )
     tracking.configure(Settings.from_env(), dbt.config.meta_get("experiment"))
