@@ -4,29 +4,28 @@
     only. One definition for both snapshots: the training set calls it with the observation
     window (ending prediction_days before run_date), the scoring set with the window ending on
     run_date, so training and scoring cannot compute a feature differently. Reads no date
-    outside [start, end]: every daily aggregate is cut to it first.
+    outside [start, end]: every daily aggregate is cut to it first. Given `users` (the name of
+    a relation or CTE with a user_id column, small enough to broadcast), the rows of those users
+    only: their features are the same, as each user's are summed from their own rows.
 -#}
-{% macro user_feature_snapshot(start, end) -%}
+{% macro user_feature_snapshot(start, end, users=none) -%}
     with
 
     activity as (
 
-        select * from {{ ref('slv_user_daily_activity') }}
-        where event_date >= {{ start }} and event_date <= {{ end }}
+        {{ _snapshot_rows('slv_user_daily_activity', start, end, users) }}
 
     ),
 
     product_days as (
 
-        select * from {{ ref('slv_user_product_daily') }}
-        where event_date >= {{ start }} and event_date <= {{ end }}
+        {{ _snapshot_rows('slv_user_product_daily', start, end, users) }}
 
     ),
 
     session_days as (
 
-        select * from {{ ref('slv_user_session_daily') }}
-        where event_date >= {{ start }} and event_date <= {{ end }}
+        {{ _snapshot_rows('slv_user_session_daily', start, end, users) }}
 
     ),
 
@@ -181,4 +180,17 @@
         and event_date <= {{ end }}
         and n_purchases > 0
     group by user_id
+{%- endmacro %}
+
+
+{#- The rows of the daily aggregate `model` from `start` to `end`, of the `users` only if given. -#}
+{% macro _snapshot_rows(model, start, end, users) -%}
+    {% if users is none -%}
+        select * from {{ ref(model) }}
+    {%- else -%}
+        select /*+ broadcast(chosen) */ daily.*
+        from {{ ref(model) }} as daily
+        left semi join {{ users }} as chosen on daily.user_id = chosen.user_id
+    {%- endif %}
+    where event_date >= {{ start }} and event_date <= {{ end }}
 {%- endmacro %}

@@ -153,6 +153,23 @@ def test_a_no_retrain_day_keeps_the_champion_and_scores_forward(first_day, spark
             (PROPENSITY, RECOMMENDER)} == {PROPENSITY: 0, RECOMMENDER: 0}  # fmt: skip
 
 
+def test_the_scoring_snapshot_carried_forward_equals_the_one_summed_whole(first_day, dbt, spark):
+    """The daily run carried the build's snapshot one day forward (only the users active on the
+    new day or on the day that left the window summed again); building the same date again
+    sums every user, and finds the same rows to the last bit."""
+    day = first_day["day"]
+    assert (f"ml_user_scoring_set: carried forward from 2019-11-30; the users active on {day}"
+            " or on 2019-10-31 summed again") in first_day["run"].output  # fmt: skip
+    carried = spark.table("gold.ml_user_scoring_set")
+    rows = sorted(tuple(r) for r in carried.collect())
+    again = dbt(["run", "-s", "ml_user_scoring_set", "--vars",
+                 json.dumps({"run_date": day.isoformat()})])  # fmt: skip
+    assert ("ml_user_scoring_set: every user summed again: its table holds run date "
+            f"{day}, not 2019-11-30") in again.output  # fmt: skip
+    assert sorted(tuple(r) for r in spark.table("gold.ml_user_scoring_set").collect()) == rows
+    assert len(rows) > 1000 and {r[0] for r in rows} == {day}
+
+
 def _snapshot(spark, day: date) -> dict:
     return {
         "scores": sorted(tuple(r) for r in spark.sql(

@@ -98,3 +98,24 @@ def test_when_the_log_cannot_tell_the_dates_the_server_is_asked(tmp_path):
     assert changed(tmp_path, LOADED_US, "event_date", "loaded_at") == {"2019-12-01"}
     # a file without the statistic
     assert changed(tmp_path, LOADED_US, "event_date", "updated_at") is None
+
+
+def test_the_dates_rewritten_since_a_commit_and_when_the_table_committed_last(tmp_path):
+    """What the scoring snapshot asks before carrying itself forward: every date a commit
+    since its own added or removed rows of, old rows brought back by a restore included, a
+    compaction left out; and the time of a table's latest commit."""
+    assert delta_log.latest_commit_ms(tmp_path) is None
+    assert delta_log.partitions_rewritten_since(tmp_path, 0, "event_date") is None  # no log
+    old = "2026-12-04T21:39:00.843Z"
+    _write(tmp_path, 0, LOADED_MS, added=[("2019-11-20", old, True), ("2019-11-30", old, True)])
+    _write(tmp_path, 1, LOADED_MS + 5_000, added=[("2019-11-30", old, False)],
+           removed=[("2019-11-30", False)])  # a compaction  # fmt: skip
+    assert delta_log.latest_commit_ms(tmp_path) == LOADED_MS + 5_000
+    rewritten = delta_log.partitions_rewritten_since
+    assert rewritten(tmp_path, LOADED_MS + 1, "event_date") == set()
+    _write(tmp_path, 2, LOADED_MS + 9_000, added=[("2019-12-01", old, True)])
+    _write(tmp_path, 3, LOADED_MS + 10_000, added=[("2019-11-20", old, True)])  # a restore
+    assert rewritten(tmp_path, LOADED_MS + 1, "event_date") == {"2019-12-01", "2019-11-20"}
+    _write(tmp_path, 4, LOADED_MS + 11_000, removed=[("2019-11-30", True)])  # a delete
+    assert rewritten(tmp_path, LOADED_MS + 9_500, "event_date") == {"2019-11-20", "2019-11-30"}
+    assert rewritten(tmp_path, LOADED_MS + 11_001, "event_date") == set()

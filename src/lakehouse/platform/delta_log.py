@@ -38,6 +38,17 @@ def latest_version(table_dir: Path) -> int | None:
     return found[0] if found else None
 
 
+def latest_commit_ms(table_dir: Path) -> int | None:
+    """When the latest commit of the Delta table in `table_dir` was made (milliseconds since the
+    epoch); None when the folder holds no Delta log or the commit says no time."""
+    found = latest_version(table_dir)
+    if found is None:
+        return None
+    commit, _, _ = _actions(table_dir / "_delta_log" / f"{found:020d}.json")
+    stamp = commit.get("inCommitTimestamp") or commit.get("timestamp")
+    return int(stamp) if stamp else None
+
+
 def commits_since(table_dir: Path, since_ms: float) -> list[dict] | None:
     """The `commitInfo` of every commit made at or after `since_ms` (milliseconds since the
     epoch), newest first; None when the folder holds no Delta log."""
@@ -57,6 +68,28 @@ def partitions_added_since(table_dir: Path, since_ms: float, column: str) -> set
     if any(column not in v for v in values):
         return None
     return {v[column] for v in values}
+
+
+def partitions_rewritten_since(
+    table_dir: Path, since_ms: float, column: str
+) -> set[str | None] | None:
+    """The values of the partition column `column` where a commit made at or after `since_ms`
+    (milliseconds since the epoch) added or removed rows: every `add` and `remove` action
+    with a data change (a write, a delete, a restore, also one that brings back older rows;
+    not a compaction). None when that cannot be known from the log: no log, commits since
+    then already cleaned up, a file without partition values."""
+    found = _commits_since(table_dir, since_ms)
+    if found is None or not _reaches_back(table_dir, found):
+        return None
+    values: set[str | None] = set()
+    for _, added, removed in found:
+        for action in [*added, *removed]:
+            if not action.get("dataChange", True):
+                continue  # a compaction moves rows without changing them
+            if column not in (action.get("partitionValues") or {}):
+                return None
+            values.add(action["partitionValues"][column])
+    return values
 
 
 def partitions_changed_after(

@@ -150,6 +150,30 @@ class SparkConnectAdapter(SparkAdapter):
         return None if found is None else sorted(v for v in found if v is not None)
 
     @available
+    def delta_last_commit_ms(self, warehouse: str, schema: str, identifier: str) -> int | None:
+        """When the latest commit of the Delta table `schema.identifier` was made
+        (milliseconds since the epoch), read from its transaction log in the `warehouse`; None
+        when the log cannot tell (no table, a warehouse not on this machine's file system)."""
+        from lakehouse.platform import delta_log
+
+        folder = _table_folder(warehouse, schema, identifier)
+        return delta_log.latest_commit_ms(folder) if folder else None
+
+    @available
+    def delta_partitions_rewritten_since(
+        self, warehouse: str, schema: str, identifier: str, since_ms: int, column: str
+    ) -> list[str | None] | None:
+        """The values of the partition column `column` (strings, sorted; None for the null
+        partition) where a commit to the Delta table `schema.identifier` made at or after
+        `since_ms` added or removed rows (not a compaction), read from its transaction log in
+        the `warehouse`; None when the log cannot tell."""
+        from lakehouse.platform import delta_log
+
+        folder = _table_folder(warehouse, schema, identifier)
+        found = delta_log.partitions_rewritten_since(folder, since_ms, column) if folder else None
+        return None if found is None else sorted(found, key=lambda v: (v is None, v or ""))
+
+    @available
     def warehouse_dir(self) -> str:
         """The server's spark.sql.warehouse.dir, asked once per invocation."""
         if not hasattr(self, "_warehouse"):
