@@ -32,6 +32,7 @@ NOT_FEATURES = {
     "run_date",
     "features_start_date",
     "features_end_date",
+    "features_definition",
     "label_start_date",
     "label_end_date",
     "favourite_category_id",
